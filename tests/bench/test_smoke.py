@@ -1,0 +1,20 @@
+"""Each benchmark runs at a tiny size, so that it cannot rot. No timing is asserted here."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_core_throughput_smoke():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.core_throughput", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    for stage in ("decode_validate", "decode_validate_tally", "full_core_with_records_and_windows"):
+        assert stage in result.stdout

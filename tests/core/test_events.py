@@ -1,0 +1,333 @@
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streamer.core.events import (
+    Decoder,
+    Limits,
+    Reason,
+    Rejection,
+    SurveyResponse,
+    parse_timestamp_ms,
+)
+from streamer.core.scales import Metric, Scale
+
+NOW_MS = 1_795_341_600_000  # 2026-11-22T10:00:00Z
+DECODER = Decoder()
+VALID = {
+    "event_id": "e-1",
+    "occurred_at": "2026-11-22T09:59:00Z",
+    "touchpoint": "checkout",
+    "metric": "nps",
+    "score": 9,
+}
+
+
+def decode(doc_or_raw) -> SurveyResponse | Rejection:
+    raw = doc_or_raw if isinstance(doc_or_raw, bytes) else json.dumps(doc_or_raw).encode()
+    return DECODER.decode(raw, NOW_MS)
+
+
+def test_a_minimal_answer_is_accepted_with_defaults():
+    response = decode(VALID)
+    assert isinstance(response, SurveyResponse)
+    assert response.occurred_at_ms == NOW_MS - 60_000
+    assert response.metric is Metric.NPS and response.scale == Scale(0, 10)
+    assert response.channel is None
+
+
+@pytest.mark.parametrize(
+    ("stamp", "utc_ms"),
+    [
+        ("2026-11-22T10:00:00Z", NOW_MS),  # Z
+        ("2026-11-22T12:00:00+02:00", NOW_MS),  # positive offset normalised to UTC
+        ("2026-11-22T04:30:00-05:30", NOW_MS),  # negative half-hour offset
+        ("2026-11-22t10:00:00z", NOW_MS),  # RFC 3339 allows lower case
+        ("2026-11-22 10:00:00Z", NOW_MS),  # and a space separator
+        ("2026-11-22T09:59:59.999999999Z", NOW_MS - 1),  # nanoseconds truncate to the millisecond
+        ("1969-12-31T23:59:59.999Z", -1),  # before the epoch: floor, not towards zero
+    ],
+)
+def test_timestamps_normalise_to_utc_milliseconds(stamp, utc_ms):
+    assert parse_timestamp_ms(stamp) == utc_ms
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"x" * 70_000, Reason.TOO_LARGE),  # above the 64 KiB default
+        (b"\xff\xfe{}", Reason.NOT_UTF8),
+        (b'{"event_id": ', Reason.NOT_JSON),  # truncated
+        (b'{"score": NaN}', Reason.NOT_JSON),  # NaN is not JSON
+        (b"[1, 2]", Reason.NOT_OBJECT),
+        (b'"a string"', Reason.NOT_OBJECT),
+        (b"null", Reason.NOT_OBJECT),
+        (b'{"event_id":"a","event_id":"b"}', Reason.DUPLICATE_KEY),
+        (b'{"score":1, "score" :2}', Reason.DUPLICATE_KEY),  # white space before the colon
+        (b'{"score":1,"sc\\u006fre":2}', Reason.DUPLICATE_KEY),  # the same key, escaped
+    ],
+)
+def test_undecodable_bytes(raw, reason):
+    result = decode(raw)
+    assert isinstance(result, Rejection) and result.reason is reason, result
+
+
+def _with(**changes):
+    doc = dict(VALID)
+    for key, value in changes.items():
+        if value is _ABSENT:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return doc
+
+
+_ABSENT = object()
+
+
+@pytest.mark.parametrize(
+    ("doc", "reason"),
+    [
+        (_with(event_id=_ABSENT), Reason.MISSING_FIELD),
+        (_with(event_id=None), Reason.MISSING_FIELD),  # null is as good as missing
+        (_with(event_id=""), Reason.BAD_LENGTH),
+        (_with(event_id="x" * 129), Reason.BAD_LENGTH),  # 128 characters at most
+        (_with(event_id=17), Reason.BAD_TYPE),
+        (_with(occurred_at=_ABSENT), Reason.MISSING_FIELD),
+        (_with(occurred_at=1795334400), Reason.BAD_TYPE),  # epoch numbers are not accepted
+        (_with(occurred_at="2026-11-22T10:00:00"), Reason.BAD_TIMESTAMP),  # no offset
+        (_with(occurred_at="20261122T100000Z"), Reason.BAD_TIMESTAMP),  # ISO basic format
+        (_with(occurred_at="2026-11-22T10:00:00+0200"), Reason.BAD_TIMESTAMP),  # offset colon
+        (_with(occurred_at="2026-02-30T10:00:00Z"), Reason.BAD_TIMESTAMP),  # no such day
+        (_with(occurred_at="2026-11-22T10:05:01Z"), Reason.FROM_FUTURE),  # > 5 min ahead
+        (_with(touchpoint="t" * 65), Reason.BAD_LENGTH),  # 64 characters at most
+        (_with(touchpoint=["checkout"]), Reason.BAD_TYPE),
+        (_with(metric="NPS"), Reason.UNKNOWN_METRIC),  # metric names are lower case
+        (_with(metric="effort"), Reason.UNKNOWN_METRIC),
+        (_with(metric=_ABSENT), Reason.MISSING_FIELD),
+        (_with(score=_ABSENT), Reason.MISSING_FIELD),
+        (_with(score=True), Reason.BAD_TYPE),  # a boolean is not a score
+        (_with(score=9.0), Reason.BAD_TYPE),  # nor a float, even a whole one
+        (_with(score="9"), Reason.BAD_TYPE),  # nor a string
+        (_with(score=11), Reason.SCORE_OUT_OF_RANGE),
+        (_with(score=-1), Reason.SCORE_OUT_OF_RANGE),
+        (_with(score=2**64 - 1), Reason.SCORE_OUT_OF_RANGE),
+        (_with(score=10**30), Reason.BAD_TYPE),  # beyond 64 bits orjson gives a float
+        (_with(scale="1-5"), Reason.UNSUPPORTED_SCALE),  # NPS is 0-10 only
+        (_with(metric="csat", score=3, scale="0-10"), Reason.UNSUPPORTED_SCALE),
+        (_with(metric="csat", score=6, scale="1-5"), Reason.SCORE_OUT_OF_RANGE),
+        (_with(metric="csat", score=0), Reason.SCORE_OUT_OF_RANGE),  # CSAT starts at 1
+        (_with(metric="ces", score=4, scale="1-5"), Reason.UNSUPPORTED_SCALE),  # 1-7 configured
+        (_with(scale=5), Reason.BAD_TYPE),
+        (_with(channel="c" * 65), Reason.BAD_LENGTH),
+        (_with(agent_id=42), Reason.BAD_TYPE),
+        (_with(comment={"text": "x"}), Reason.BAD_TYPE),
+    ],
+)
+def test_each_contract_rule(doc, reason):
+    result = decode(doc)
+    assert isinstance(result, Rejection), result
+    assert result.reason is reason, result
+    assert result.message
+
+
+def test_unknown_fields_are_ignored_and_optional_ones_kept():
+    result = decode(
+        _with(
+            metric="csat",
+            score=7,
+            scale="1-7",
+            channel="chat",
+            queue="billing",
+            region="eu",
+            agent_id="a-7",
+            respondent_id="r-1",
+            interaction_id="i-1",
+            comment="fine",
+            extra={"nested": [1, 2]},
+        )
+    )
+    assert isinstance(result, SurveyResponse)
+    assert (result.channel, result.queue, result.region, result.agent_id) == (
+        "chat",
+        "billing",
+        "eu",
+        "a-7",
+    )
+    assert (result.respondent_id, result.interaction_id, result.comment) == ("r-1", "i-1", "fine")
+
+
+def test_personal_data_never_shows_in_repr():
+    result = decode(
+        _with(respondent_id="alice@example.com", interaction_id="call-991", comment="awful")
+    )
+    assert isinstance(result, SurveyResponse)
+    text = repr(result) + str(result)
+    for secret in ("alice@example.com", "call-991", "awful"):
+        assert secret not in text
+
+
+def test_limits_are_configurable():
+    decoder = Decoder(limits=Limits(max_bytes=50))
+    result = decoder.decode(json.dumps(VALID).encode(), NOW_MS)
+    assert isinstance(result, Rejection) and result.reason is Reason.TOO_LARGE
+
+
+# --- properties -------------------------------------------------------------------------------
+
+
+@given(st.binary(max_size=512))
+def test_never_raises_on_arbitrary_bytes(raw):
+    assert isinstance(DECODER.decode(raw, NOW_MS), SurveyResponse | Rejection)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(json_values)
+def test_never_raises_on_arbitrary_json(value):
+    result = DECODER.decode(json.dumps(value).encode(), NOW_MS)
+    assert isinstance(result, Rejection) or isinstance(value, dict)
+
+
+# A plain, independent statement of the contract table, to compare the decoder against.
+def reference(doc: dict) -> dict | None:
+    def text(value, low, high, required):
+        if value is None:
+            return not required
+        return isinstance(value, str) and low <= len(value) <= high
+
+    if not text(doc.get("event_id"), 1, 128, True) or not text(doc.get("touchpoint"), 1, 64, True):
+        return None
+    stamp = doc.get("occurred_at")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        parsed = datetime.strptime(
+            stamp.upper().replace(" ", "T").replace("Z", "+00:00"), "%Y-%m-%dT%H:%M:%S%z"
+        )
+    except ValueError:
+        return None
+    utc_ms = int((parsed - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 1000
+    if utc_ms > NOW_MS + 300_000:
+        return None
+    scales = {"nps": {"0-10"}, "csat": {"1-5", "1-7", "1-10"}, "ces": {"1-7"}}
+    default = {"nps": "0-10", "csat": "1-5", "ces": "1-7"}
+    metric = doc.get("metric")
+    if metric not in scales:
+        return None
+    scale = doc.get("scale")
+    scale = default[metric] if scale is None else scale
+    if scale not in scales[metric]:
+        return None
+    low, high = map(int, scale.split("-"))
+    score = doc.get("score")
+    if type(score) is not int or not low <= score <= high:
+        return None
+    for name in ("channel", "queue", "region", "agent_id"):
+        if not text(doc.get(name), 0, 64, False):
+            return None
+    for name in ("respondent_id", "interaction_id", "comment"):
+        if not text(doc.get(name), 0, 4096, False):
+            return None
+    return {"occurred_at_ms": utc_ms, "metric": metric, "scale": scale, "score": score}
+
+
+offsets = st.sampled_from(
+    [UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))]
+)
+
+
+def _rfc3339(moment: datetime, tz: timezone, sep: str) -> str:
+    local = moment.replace(tzinfo=UTC).astimezone(tz)
+    offset = local.strftime("%z")
+    zone = "Z" if offset == "+0000" else f"{offset[:3]}:{offset[3:]}"
+    return local.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + zone
+
+
+valid_stamps = st.builds(
+    _rfc3339,
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2026, 11, 22, 10, 5)),
+    offsets,
+    st.sampled_from(["T", " "]),
+)
+bad_stamps = st.sampled_from(["2026-11-22T10:00:00", "yesterday", "2026-11-22T10:06:00Z", ""])
+metric_scale_score = st.sampled_from(
+    [
+        ("nps", None, 10),
+        ("nps", "0-10", 0),
+        ("csat", None, 5),
+        ("csat", "1-7", 6),
+        ("csat", "1-10", 1),
+        ("ces", None, 7),
+        ("ces", "1-7", 1),
+    ]
+)
+
+
+@st.composite
+def valid_documents(draw: st.DrawFn) -> dict:
+    metric, scale, score = draw(metric_scale_score)
+    doc = {
+        "event_id": draw(st.text(min_size=1, max_size=128)),
+        "occurred_at": draw(valid_stamps),
+        "touchpoint": draw(st.text(min_size=1, max_size=64)),
+        "metric": metric,
+        "score": score,
+    }
+    if scale is not None:
+        doc["scale"] = scale
+    if draw(st.booleans()):
+        doc["channel"] = draw(st.text(max_size=64))
+    return doc
+
+
+mutations = {
+    "event_id": st.one_of(st.text(min_size=0, max_size=130), st.integers(), st.none()),
+    "occurred_at": st.one_of(valid_stamps, bad_stamps, st.integers(), st.none()),
+    "touchpoint": st.one_of(st.text(max_size=66), st.booleans()),
+    "metric": st.sampled_from(["nps", "csat", "ces", "NPS", "", 3]),
+    "score": st.one_of(st.integers(-2, 12), st.booleans(), st.floats(0, 10), st.text(max_size=2)),
+    "scale": st.sampled_from(["0-10", "1-5", "1-7", "1-10", "2-6", "", None, 5]),
+    "channel": st.one_of(st.text(max_size=66), st.none(), st.integers()),
+    "comment": st.one_of(
+        st.text(max_size=30), st.none(), st.lists(st.text(max_size=2), max_size=2)
+    ),
+}
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> dict:
+    """A valid document with up to two fields changed, removed or added."""
+    doc = draw(valid_documents())
+    for name in draw(st.lists(st.sampled_from(sorted(mutations)), max_size=2, unique=True)):
+        if draw(st.booleans()) and name in doc:
+            del doc[name]
+        else:
+            doc[name] = draw(mutations[name])
+    return doc
+
+
+@given(documents())
+def test_accepts_exactly_what_the_contract_allows(doc):
+    result = DECODER.decode(json.dumps(doc).encode(), NOW_MS)
+    expected = reference(doc)
+    if expected is None:
+        assert isinstance(result, Rejection), (doc, result)
+        return
+    assert isinstance(result, SurveyResponse), (doc, result)
+    assert result.occurred_at_ms == expected["occurred_at_ms"]
+    assert (result.metric.value, str(result.scale), result.score) == (
+        expected["metric"],
+        expected["scale"],
+        expected["score"],
+    )
