@@ -23,6 +23,31 @@ def _rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from streamer.app.worker import run
+
+    run()
+    return 0
+
+
+def _broker(args: argparse.Namespace) -> int:
+    from streamer import localbroker
+
+    try:
+        if args.action == "start":
+            print(f"broker on 127.0.0.1:{args.port}, pid {localbroker.start(args.port)}")
+        elif args.action == "stop":
+            print("stopped" if localbroker.stop(args.port) else "not running")
+        else:
+            pid = localbroker.running_pid(args.port)
+            print(f"running, pid {pid}" if pid else "not running")
+            return 0 if pid else 3
+    except localbroker.BrokerError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamer", description="Rolling NPS, CSAT and CES from survey events."
@@ -40,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--windows", default="5m,1h,24h,7d", help="configured window labels to check against"
     )
     check.set_defaults(handler=_rules_check)
+
+    worker = commands.add_parser(
+        "worker", help="run a scoring worker (settings from the environment)"
+    )
+    worker.set_defaults(handler=_worker)
+
+    broker = commands.add_parser("broker", help="the local development broker (Tansu, in memory)")
+    broker.add_argument("action", choices=["start", "stop", "status"])
+    broker.add_argument("--port", type=int, default=9092)
+    broker.set_defaults(handler=_broker)
     return parser
 
 

@@ -18,27 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from streamer.core import scores
-from streamer.core.scales import CesPolicy, Metric
+from streamer.core.scales import CesPolicy
+from streamer.core.scores import ScoreKind, estimate
 from streamer.core.series import SeriesKey
 from streamer.core.stats import one_sided_drop_p_value, two_proportion_drop_p_value
-from streamer.core.tally import CesTally, CsatTally, NpsTally, Tally
-
-
-class ScoreKind(enum.StrEnum):
-    NPS = "nps"
-    CSAT = "csat"
-    CES_MEAN = "ces_mean"
-    CES_AGREE = "ces_agree"
-
-    @property
-    def metric(self) -> Metric:
-        return (
-            Metric.NPS
-            if self is ScoreKind.NPS
-            else Metric.CSAT
-            if self is ScoreKind.CSAT
-            else Metric.CES
-        )
+from streamer.core.tally import CesTally, CsatTally, Tally
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,17 +125,6 @@ class Verdict:
     p_value: float | None = None
 
 
-def _estimate(kind: ScoreKind, tally: Tally, ces: CesPolicy) -> scores.Estimate | None:
-    if kind is ScoreKind.NPS:
-        assert isinstance(tally, NpsTally)
-        return scores.nps(tally)
-    if kind is ScoreKind.CSAT:
-        assert isinstance(tally, CsatTally)
-        return scores.csat(tally)
-    assert isinstance(tally, CesTally)
-    return scores.ces_mean(tally, ces) if kind is ScoreKind.CES_MEAN else scores.ces_agree(tally)
-
-
 def _proportion_counts(kind: ScoreKind, tally: Tally) -> tuple[int, int]:
     if isinstance(tally, CsatTally):
         return tally.satisfied, tally.n
@@ -162,7 +135,7 @@ def _proportion_counts(kind: ScoreKind, tally: Tally) -> tuple[int, int]:
 def evaluate(rule: Rule, totals: Mapping[str, Tally], ces: CesPolicy) -> Verdict:
     """The rule's verdict on one series, given its tally per window label."""
     condition = rule.condition
-    current = _estimate(rule.score, totals[condition.window], ces)
+    current = estimate(rule.score, totals[condition.window], ces)
     if current is None:
         return Verdict(Signal.NO_DATA, 0)
     if current.n < rule.min_responses:
@@ -204,7 +177,7 @@ def _drop(
     ces: CesPolicy,
 ) -> Verdict:
     rest = totals[condition.baseline] - totals[condition.window]  # type: ignore[operator]
-    baseline = _estimate(rule.score, rest, ces)
+    baseline = estimate(rule.score, rest, ces)
     if baseline is None or baseline.n < rule.min_responses:
         n_base = 0 if baseline is None else baseline.n
         return Verdict(

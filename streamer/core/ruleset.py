@@ -25,7 +25,8 @@ from typing import Any, TypeVar
 
 from streamer.core.durations import parse_duration_ms
 from streamer.core.events import DIMENSIONS
-from streamer.core.rules import Drop, Rule, ScoreKind, Selector, Threshold
+from streamer.core.rules import Drop, Rule, Selector, Threshold
+from streamer.core.scores import ScoreKind
 
 T = TypeVar("T")
 

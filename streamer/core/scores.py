@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from streamer.core.scales import CesPolicy
+from streamer.core.scales import CesPolicy, Metric
 from streamer.core.stats import Z95, wilson_interval
-from streamer.core.tally import CesTally, CsatTally, NpsTally
+from streamer.core.tally import CesTally, CsatTally, NpsTally, Tally
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +78,41 @@ def ces_mean(tally: CesTally, policy: CesPolicy) -> Estimate | None:
         return Estimate(mean, low, high, math.inf, n)
     se = deviation / math.sqrt(n)
     return Estimate(mean, max(low, mean - Z95 * se), min(high, mean + Z95 * se), se, n)
+
+
+class ScoreKind(enum.StrEnum):
+    """A score that can be exported or alerted on; CES has two."""
+
+    NPS = "nps"
+    CSAT = "csat"
+    CES_MEAN = "ces_mean"
+    CES_AGREE = "ces_agree"
+
+    @property
+    def metric(self) -> Metric:
+        return _METRIC_OF[self]
+
+
+_METRIC_OF = {
+    ScoreKind.NPS: Metric.NPS,
+    ScoreKind.CSAT: Metric.CSAT,
+    ScoreKind.CES_MEAN: Metric.CES,
+    ScoreKind.CES_AGREE: Metric.CES,
+}
+KINDS: Mapping[Metric, tuple[ScoreKind, ...]] = {
+    Metric.NPS: (ScoreKind.NPS,),
+    Metric.CSAT: (ScoreKind.CSAT,),
+    Metric.CES: (ScoreKind.CES_MEAN, ScoreKind.CES_AGREE),
+}
+
+
+def estimate(kind: ScoreKind, tally: Tally, ces: CesPolicy) -> Estimate | None:
+    """The ``kind`` score of a tally of its metric."""
+    if kind is ScoreKind.NPS:
+        assert isinstance(tally, NpsTally)
+        return nps(tally)
+    if kind is ScoreKind.CSAT:
+        assert isinstance(tally, CsatTally)
+        return csat(tally)
+    assert isinstance(tally, CesTally)
+    return ces_mean(tally, ces) if kind is ScoreKind.CES_MEAN else ces_agree(tally)

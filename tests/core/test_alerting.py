@@ -2,8 +2,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamer.core.alerting import TRANSITIONS, AlertState, Status, step
-from streamer.core.rules import Rule, ScoreKind, Signal, Threshold, Verdict, evaluate
+from streamer.core.rules import Rule, Signal, Threshold, Verdict, evaluate
 from streamer.core.scales import CesPolicy, Metric
+from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
 from streamer.core.tally import NpsTally
 

@@ -1,7 +1,8 @@
 import pytest
 
-from streamer.core.rules import Drop, Rule, ScoreKind, Selector, Signal, Threshold, evaluate
+from streamer.core.rules import Drop, Rule, Selector, Signal, Threshold, evaluate
 from streamer.core.scales import CesPolicy, Metric
+from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
 from streamer.core.stats import one_sided_drop_p_value, two_proportion_drop_p_value
 from streamer.core.tally import CesTally, CsatTally, NpsTally

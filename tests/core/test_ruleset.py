@@ -1,7 +1,8 @@
 import pytest
 
-from streamer.core.rules import Drop, ScoreKind, Threshold
+from streamer.core.rules import Drop, Threshold
 from streamer.core.ruleset import RulesError, load_rules
+from streamer.core.scores import ScoreKind
 
 WINDOWS = ("5m", "1h", "24h", "7d")
 

@@ -1,0 +1,207 @@
+"""The Faust shell: the app, its topics, the bucket table, the agent, the timer and the views.
+
+It moves data and calls the core; it holds no math. State lives in the ``buckets`` table
+(memory store, changelog in Kafka), so a restarted worker recovers it; the in-memory Board is
+rebuilt from the table after every recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import faust
+from aiokafka.client import AIOKafkaClient
+from prometheus_client import CollectorRegistry
+
+from streamer.app.ingest import Ingest
+from streamer.app.kafka import client_options
+from streamer.app.metrics import LagCollector, ScoreCollector, WorkerMetrics
+from streamer.app.settings import Settings
+from streamer.app.store import BucketStore
+from streamer.app.topics import CHANGELOG_TABLE, ensure_topics
+from streamer.app.views import register_views
+from streamer.core.board import Board
+from streamer.core.events import Decoder
+
+log = logging.getLogger("streamer.worker")
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class StreamerApp(faust.App):
+    """Creates missing topics before Faust starts using them."""
+
+    streamer_settings: Settings
+
+    async def on_first_start(self) -> None:
+        await ensure_topics(self.streamer_settings)
+        await super().on_first_start()
+
+
+class Worker:
+    def __init__(self, settings: Settings, partitions: int | None = None) -> None:
+        settings.validate_all()
+        self.settings = settings
+        self.partitions = partitions or settings.partitions
+        self.board = Board(
+            settings.scoring(),
+            settings.timeline(),
+            settings.breakdowns(),
+            settings.max_series,
+            wall_clock_ms(),
+        )
+        self.registry = CollectorRegistry()
+        self.metrics = WorkerMetrics(self.registry)
+        self.recovered = False
+        self.broker_reachable = False
+        self.app = self._build_app()
+        self.registry.register(ScoreCollector(self.board, settings.scoring()))
+        self.registry.register(LagCollector(self.lag))
+
+    def _build_app(self) -> StreamerApp:
+        s = self.settings
+        app = StreamerApp(
+            s.app_id,
+            broker=[f"kafka://{host}" for host in s.kafka.hosts()],
+            broker_credentials=_credentials(s),
+            store="memory://",
+            datadir=s.data_dir,
+            topic_partitions=self.partitions,
+            # Tansu workaround (../shared/broker-notes.md): with several records per producer
+            # batch it reports end offsets short, and Faust's changelog recovery stops early.
+            # Records are written once per processed batch, which keeps this affordable.
+            producer_max_batch_size=1,
+            broker_session_timeout=s.session_timeout_s,
+            broker_rebalance_timeout=s.session_timeout_s,
+            broker_heartbeat_interval=max(1.0, s.session_timeout_s / 5),
+            consumer_auto_offset_reset="earliest",
+            web_host=s.web_host,
+            web_bind=s.web_host,
+            web_port=s.web_port,
+        )
+        app.streamer_settings = s
+        source = app.topic(
+            s.input_topic, key_serializer="raw", value_serializer="raw", partitions=self.partitions
+        )
+        dead_letters = app.topic(s.dlq_topic, key_serializer="raw", value_serializer="raw")
+        table = app.Table(CHANGELOG_TABLE, default=None, partitions=self.partitions)
+        # The store encodes records (versioned JSON); set before the changelog topic is built.
+        table.key_serializer = table.value_serializer = "raw"
+        store = BucketStore(table)
+        self.ingest = Ingest(
+            self.board,
+            Decoder(s.scoring(), s.limits()),
+            store,
+            dead_letters,
+            self.metrics,
+            wall_clock_ms,
+            s.dlq_value_max_bytes,
+        )
+
+        @app.agent(source, name="score")
+        async def score(stream: Any) -> None:
+            async for events in stream.take_events(s.batch_max, within=s.batch_within_s):
+                self.ingest.process([event.message for event in events])
+
+        @table.on_recover
+        async def recovered() -> None:
+            mine = self._assigned_partitions(app)
+            self.board.restore(store.load(mine), wall_clock_ms())
+            self.recovered = True
+            log.info(
+                "state recovered for partitions %s: %d bucket records",
+                sorted(mine),
+                len(self.board.records),
+            )
+
+        @app.on_partitions_revoked.connect
+        async def revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+            self.recovered = False
+
+        @app.timer(s.tick_s)
+        async def tick() -> None:
+            for key in self.board.advance(wall_clock_ms()):
+                store.delete(key)
+
+        probe: dict[str, AIOKafkaClient] = {}
+
+        @app.timer(2.0)
+        async def probe_broker() -> None:
+            reachable = await _reachable(s, probe)
+            if reachable != self.broker_reachable:
+                log.warning(
+                    "broker %s %s", s.kafka.bootstrap, "reachable" if reachable else "unreachable"
+                )
+                self.broker_reachable = reachable
+
+        register_views(app, self)
+        return app
+
+    def _assigned_partitions(self, app: faust.App) -> set[int]:
+        return {
+            tp.partition
+            for tp in app.assignor.assigned_actives()
+            if tp.topic == self.settings.input_topic
+        }
+
+    def lag(self) -> dict[int, int]:
+        lags = {}
+        consumer = self.app.consumer
+        for tp in consumer.assignment():
+            if tp.topic != self.settings.input_topic:
+                continue
+            highwater = consumer.highwater(tp)
+            done = self.ingest.next_offset.get(tp.partition)
+            if highwater is not None and done is not None:
+                lags[tp.partition] = max(0, highwater - done)
+        return lags
+
+    def ready(self) -> bool:
+        return self.recovered and self.broker_reachable and not self.app.rebalancing
+
+
+async def _reachable(settings: Settings, probe: dict[str, AIOKafkaClient]) -> bool:
+    """One metadata round trip within 2 s: a frozen broker still accepts TCP connections."""
+    try:
+        client = probe.get("client")
+        if client is None:
+            client = AIOKafkaClient(
+                bootstrap_servers=settings.kafka.hosts(), **client_options(settings.kafka)
+            )
+            await asyncio.wait_for(client.bootstrap(), 2.0)
+            probe["client"] = client
+        await asyncio.wait_for(client.fetch_all_metadata(), 2.0)
+        return True
+    except Exception:  # any failure to answer is "unreachable"; the reason is in the client's log
+        client = probe.pop("client", None)
+        if client is not None:
+            await client.close()
+        return False
+
+
+def _credentials(settings: Settings) -> Any:
+    kafka = settings.kafka
+    options = client_options(kafka)
+    if kafka.security_protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=options["sasl_plain_password"],
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=options.get("ssl_context"),
+        )
+    if kafka.security_protocol == "SSL":
+        return faust.SSLCredentials(options["ssl_context"])
+    return None
+
+
+def run(settings: Settings | None = None) -> None:
+    """``streamer worker``: create the topics, then run one Faust worker until stopped."""
+    settings = settings or Settings()
+    partitions = asyncio.run(ensure_topics(settings))
+    worker = Worker(settings, partitions)
+    faust.Worker(worker.app, loglevel="info").execute_from_commandline()
