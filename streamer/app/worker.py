@@ -89,7 +89,7 @@ class Worker:
             s.input_topic, key_serializer="raw", value_serializer="raw", partitions=self.partitions
         )
         dead_letters = app.topic(s.dlq_topic, key_serializer="raw", value_serializer="raw")
-        table = app.Table(CHANGELOG_TABLE, default=None, partitions=self.partitions)
+        table: Any = app.Table(CHANGELOG_TABLE, default=None, partitions=self.partitions)
         # The store encodes records (versioned JSON); set before the changelog topic is built.
         table.key_serializer = table.value_serializer = "raw"
         store = BucketStore(table)
@@ -120,7 +120,7 @@ class Worker:
             )
 
         @app.on_partitions_revoked.connect
-        async def revoked(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        async def revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
             self.recovered = False
 
         @app.timer(s.tick_s)
