@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from streamer.core.ruleset import RulesError
 from streamer.rules_file import read_rules
@@ -48,6 +51,33 @@ def _broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from streamer.app.settings import KafkaSettings, Settings
+    from streamer.traffic.model import Drop
+    from streamer.traffic.simulate import simulate
+
+    drops = tuple(Drop.parse(text) for text in args.drop)
+    topic = args.topic or Settings().input_topic
+    run = simulate(
+        KafkaSettings(), topic, args.rate, args.duration, args.seed, drops, args.burst_every
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from streamer.app.settings import KafkaSettings, Settings
+    from streamer.traffic.replay import replay
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{path}: no such file", file=sys.stderr)
+        return 1
+    asyncio.run(replay(KafkaSettings(), args.topic or Settings().input_topic, path, args.rate))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamer", description="Rolling NPS, CSAT and CES from survey events."
@@ -70,6 +100,33 @@ def build_parser() -> argparse.ArgumentParser:
         "worker", help="run a scoring worker (settings from the environment)"
     )
     worker.set_defaults(handler=_worker)
+
+    sim = commands.add_parser("simulate", help="publish realistic simulated survey traffic")
+    sim.add_argument("--rate", type=float, default=50.0, help="events per second (default 50)")
+    sim.add_argument(
+        "--duration", type=float, default=0.0, help="seconds; 0 runs until interrupted"
+    )
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="TOUCHPOINT:METRIC:DELTA@TIME",
+        help="scripted drop, e.g. checkout:nps:-40@120s (repeatable)",
+    )
+    sim.add_argument(
+        "--burst-every", type=float, default=60.0, help="seconds between 10 s bursts at 3x; 0: none"
+    )
+    sim.add_argument("--topic", help="default: STREAMER_INPUT_TOPIC")
+    sim.set_defaults(handler=_simulate)
+
+    rep = commands.add_parser("replay", help="publish a JSONL or CSV file of events (backfill)")
+    rep.add_argument("file")
+    rep.add_argument(
+        "--rate", type=float, default=0.0, help="events per second; 0: as fast as possible"
+    )
+    rep.add_argument("--topic", help="default: STREAMER_INPUT_TOPIC")
+    rep.set_defaults(handler=_replay)
 
     broker = commands.add_parser("broker", help="the local development broker (Tansu, in memory)")
     broker.add_argument("action", choices=["start", "stop", "status"])

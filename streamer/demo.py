@@ -1,0 +1,182 @@
+"""``make run``: the local broker, one worker and simulated traffic, with live scores.
+
+Ctrl-C stops everything it started (simulator, worker, broker) and frees the ports, so a second
+``make run`` starts clean. A worker left over from a run that was killed is stopped first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+
+from streamer import localbroker
+from streamer.app.settings import Settings
+from streamer.core.events import DIMENSIONS
+
+RUN = localbroker.RUN_DIR
+WORKER_PID = RUN / "demo-worker.pid"
+
+
+def _get(url: str, timeout: float = 2.0) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bytes(response.read())
+    except OSError:
+        return None
+
+
+def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        args,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,  # Ctrl-C reaches only this script, which stops children in order
+    )
+
+
+def _stop(process: subprocess.Popen[bytes] | None, grace_s: float = 15.0) -> None:
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _stop_leftover_worker() -> None:
+    try:
+        pid = int(WORKER_PID.read_text())
+    except (OSError, ValueError):
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+        print(f"stopped a worker left over from an earlier run (pid {pid})")
+    WORKER_PID.unlink(missing_ok=True)
+
+
+def _table(base: str) -> str:
+    body = _get(f"{base}/scores")
+    if body is None:
+        return "  (worker not answering)"
+    rows: dict[str, dict[str, str]] = {}
+    for row in orjson.loads(body)["series"]:
+        if row["window"] != "5m" or any(name in row for name in DIMENSIONS):
+            continue  # touchpoint series only, not their breakdowns
+        cells = rows.setdefault(row["touchpoint"], {})
+        for kind, score in row["scores"].items():
+            if score is not None:
+                value = score["value"]
+                cells[kind] = f"{value:6.1f}" if kind in ("nps", "ces_mean") else f"{value:6.1%}"
+                cells[f"n_{row['metric']}"] = str(row["n"])
+    columns = ("nps", "n_nps", "csat", "ces_mean", "ces_agree")
+    lines = [f"  {'touchpoint':14s} {'NPS':>7s} {'(n)':>5s} {'CSAT':>7s} {'CES':>7s} {'agree':>7s}"]
+    for touchpoint, cells in sorted(rows.items()):
+        values = [cells.get(column, "-") for column in columns]
+        lines.append(
+            f"  {touchpoint:14s} "
+            + " ".join(f"{v:>7s}" if i != 1 else f"{v:>5s}" for i, v in enumerate(values))
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    settings = Settings()
+    host, _, port_text = settings.kafka.bootstrap.rpartition(":")
+    # A local bootstrap gets the local broker; anything else is the user's own Kafka.
+    port = int(port_text) if host in ("127.0.0.1", "localhost") else None
+    base = f"http://{settings.web_host}:{settings.web_port}"
+    RUN.mkdir(parents=True, exist_ok=True)
+    _stop_leftover_worker()
+    worker = simulator = None
+    stopping = False
+
+    def interrupt(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        if port is not None:
+            print(f"starting the local broker on 127.0.0.1:{port} ...")
+            localbroker.start(port)
+        env = {
+            **os.environ,
+            "STREAMER_DIMENSIONS": os.environ.get("STREAMER_DIMENSIONS", "channel"),
+        }
+        worker = _spawn([sys.executable, "-m", "streamer.cli", "worker"], RUN / "worker.log", env)
+        WORKER_PID.write_text(str(worker.pid))
+        print(f"starting a worker (log: {RUN / 'worker.log'}) ...")
+        started = time.monotonic()
+        while _get(f"{base}/readyz") is None:  # 503 until recovered and connected
+            if stopping:
+                return 0
+            if worker.poll() is not None:
+                print(f"the worker exited; see {RUN / 'worker.log'}")
+                return 1
+            if time.monotonic() - started > 120:
+                print(f"the worker is not ready after 2 minutes; see {RUN / 'worker.log'}")
+                return 1
+            time.sleep(1)
+        drop = os.environ.get("STREAMER_DEMO_DROP", "checkout:nps:-40@120s")
+        simulator = _spawn(
+            [
+                sys.executable,
+                "-m",
+                "streamer.cli",
+                "simulate",
+                "--rate",
+                os.environ.get("STREAMER_DEMO_RATE", "50"),
+                "--drop",
+                drop,
+            ],
+            RUN / "simulate.log",
+            env,
+        )
+        print(f"""
+streamer is running (ready in {time.monotonic() - started:.0f}s); simulated traffic at 50 events/s,
+with a scripted drop: {drop}
+
+  metrics   {base}/metrics
+  scores    {base}/scores
+  health    {base}/healthz   {base}/readyz
+  logs      {RUN}/worker.log   {RUN}/simulate.log
+
+Ctrl-C stops everything.
+""")
+        shown = 0.0
+        while not stopping:
+            if worker.poll() is not None:
+                print(f"the worker exited with {worker.returncode}; see {RUN / 'worker.log'}")
+                return 1
+            if time.monotonic() - shown >= 10:
+                shown = time.monotonic()
+                print(time.strftime("%H:%M:%S"), "scores over the last 5 minutes:")
+                print(_table(base), flush=True)
+            time.sleep(0.5)
+        return 0
+    finally:
+        print("\nstopping ...")
+        _stop(simulator)
+        _stop(worker)
+        WORKER_PID.unlink(missing_ok=True)
+        if port is not None:
+            localbroker.stop(port)
+        print("stopped.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Traffic for demos, tests and backfills: the simulator and the file replayer."""
