@@ -21,7 +21,7 @@ from streamer.app.kafka import client_options
 from streamer.app.metrics import LagCollector, ScoreCollector, WorkerMetrics
 from streamer.app.settings import Settings
 from streamer.app.store import BucketStore
-from streamer.app.topics import CHANGELOG_TABLE, ensure_topics
+from streamer.app.topics import CHANGELOG_TABLE, changelog_topic, ensure_topics
 from streamer.app.views import register_views
 from streamer.core.board import Board
 from streamer.core.events import Decoder
@@ -89,9 +89,23 @@ class Worker:
             s.input_topic, key_serializer="raw", value_serializer="raw", partitions=self.partitions
         )
         dead_letters = app.topic(s.dlq_topic, key_serializer="raw", value_serializer="raw")
-        table: Any = app.Table(CHANGELOG_TABLE, default=None, partitions=self.partitions)
-        # The store encodes records (versioned JSON); set before the changelog topic is built.
-        table.key_serializer = table.value_serializer = "raw"
+        # The store encodes records itself (versioned JSON), so the changelog carries raw bytes.
+        # Faust builds a table's changelog topic while constructing the table, hence passed in.
+        changelog = app.topic(
+            changelog_topic(s),
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=self.partitions,
+            compacting=True,
+            acks=False,
+            internal=True,
+            maxsize=131_072,
+            allow_empty=True,
+        )
+        table: Any = app.Table(
+            CHANGELOG_TABLE, default=None, partitions=self.partitions, changelog_topic=changelog
+        )
+        table.key_serializer = table.value_serializer = "raw"  # what send_changelog writes with
         store = BucketStore(table)
         self.ingest = Ingest(
             self.board,

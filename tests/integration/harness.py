@@ -1,0 +1,194 @@
+"""Real processes for integration tests: the broker, workers, a producer and readers.
+
+Nothing here is mocked. KAFKA_BOOTSTRAP, when set, points the tests at an existing Kafka
+cluster instead of the local broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).parents[2]
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
+
+
+class Topics:
+    """Unique names per test, so tests never see each other's data."""
+
+    def __init__(self, prefix: str = "t") -> None:
+        self.app_id = f"{prefix}{uuid.uuid4().hex[:10]}"
+        self.input = f"{self.app_id}.responses"
+        self.dlq = f"{self.app_id}.dlq"
+
+
+class WorkerProcess:
+    def __init__(
+        self, bootstrap: str, topics: Topics, log_dir: Path, partitions: int = 4, **env: str
+    ) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_dir = log_dir
+        self.env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP": bootstrap,
+            "STREAMER_APP_ID": topics.app_id,
+            "STREAMER_INPUT_TOPIC": topics.input,
+            "STREAMER_DLQ_TOPIC": topics.dlq,
+            "STREAMER_PARTITIONS": str(partitions),
+            "STREAMER_WEB_PORT": str(self.port),
+            "STREAMER_DATA_DIR": str(log_dir / f"data-{self.port}"),
+            "STREAMER_BATCH_WITHIN_S": "0.05",
+            **env,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = log_dir / f"worker-{self.port}.log"
+
+    def start(self) -> WorkerProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streamer.cli", "worker"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def wait_ready(self, timeout_s: float = 120) -> WorkerProcess:
+        def ready() -> bool:
+            assert self.process is not None and self.process.poll() is None, self.tail()
+            return self.get("/readyz") is not None
+
+        wait_until(ready, timeout_s, f"worker on {self.port} to be ready")
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no final commit, exactly like a crash."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+                try:
+                    self.process.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait()
+
+    def get(self, path: str) -> bytes | None:
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=5) as response:
+                return bytes(response.read())
+        except (urllib.error.URLError, OSError):
+            return None
+
+    def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        body = self.get("/metrics")
+        if body is None:
+            return {}
+        samples = {}
+        for family in text_string_to_metric_families(body.decode()):
+            for sample in family.samples:
+                samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+        return samples
+
+    def scores(self) -> list[dict[str, Any]]:
+        body = self.get("/scores")
+        return [] if body is None else list(json.loads(body)["series"])
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def value(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+def total(
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str
+) -> float:
+    """Sum of a metric's samples whose labels include ``labels``."""
+    wanted = set(labels.items())
+    return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
+
+
+def produce(
+    bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]
+) -> list[tuple[int, int]]:
+    """Publish and return each message's (partition, offset), in order."""
+
+    async def run() -> list[tuple[int, int]]:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        try:
+            futures = [await producer.send(topic, value, key=key) for key, value in messages]
+            results = [await future for future in futures]
+            return [(r.partition, r.offset) for r in results]
+        finally:
+            await producer.stop()
+
+    return asyncio.run(run())
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 30) -> list[Any]:
+    async def run() -> list[Any]:
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        got: list[Any] = []
+        try:
+            deadline = time.monotonic() + timeout_s
+            while len(got) < expected and time.monotonic() < deadline:
+                for messages in (await consumer.getmany(timeout_ms=500)).values():
+                    got.extend(messages)
+            return got
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
