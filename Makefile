@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit integration bench soak broker-start broker-stop clean
+.PHONY: run test lint typecheck observability bench clean
 
 $(STAMP): pyproject.toml requirements/broker.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict streamer/core
 	$(BIN)/mypy streamer
 
-test: lint typecheck $(STAMP)
+# Prometheus and Alertmanager from Debian, for the tests that need a real scraper and router.
+observability:
+	bash scripts/install-observability.sh
+
+test: lint typecheck observability $(STAMP)
 	$(BIN)/python -m pytest
 
 run: $(STAMP)

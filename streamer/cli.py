@@ -29,7 +29,13 @@ def _rules_check(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from streamer.app.worker import run
 
-    run()
+    try:
+        run()
+    except RulesError as error:
+        print("streamer worker: refusing to start, the rules file is invalid:", file=sys.stderr)
+        for line in error.errors:
+            print(f"  {line}", file=sys.stderr)
+        return 2
     return 0
 
 

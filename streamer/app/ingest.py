@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+import orjson
+
 from streamer.app.deadletter import dead_letter
 from streamer.app.metrics import WorkerMetrics
 from streamer.app.store import BucketStore
 from streamer.core.board import Board, Sourced
-from streamer.core.events import Decoder, Rejection
+from streamer.core.events import Decoder, Rejection, SurveyResponse
 from streamer.core.ledger import Outcome
+from streamer.core.scales import Scoring
 
 
 class Message(Protocol):
@@ -36,6 +39,8 @@ class Ingest:
         metrics: WorkerMetrics,
         clock_ms: Callable[[], int],
         dlq_value_max_bytes: int,
+        follow_ups: DeadLetters | None = None,
+        scoring: Scoring | None = None,
     ) -> None:
         self._board = board
         self._decode = decoder.decode
@@ -44,6 +49,8 @@ class Ingest:
         self._metrics = metrics
         self._clock_ms = clock_ms
         self._dlq_max = dlq_value_max_bytes
+        self._follow_ups = follow_ups
+        self._scoring = scoring or Scoring()
         self._newest_ms: int | None = None
         self.next_offset: dict[int, int] = {}
         """Per input partition: the offset after the last one processed (for the lag gauge)."""
@@ -77,6 +84,11 @@ class Ingest:
         ingested = self._board.ingest(answers, now_ms)
         for record in ingested.changed:
             self._store.save(record)
+        if self._follow_ups is not None:
+            for answer in ingested.accepted:
+                r = answer.response
+                if self._scoring.is_unhappy(r.metric, r.scale, r.score):
+                    self._follow_ups.send_soon(key=r.event_id.encode(), value=follow_up(r))
         for outcome, count in ingested.outcomes.items():
             self._metrics.events.labels(outcome.value, "").inc(count)
         if newest_ms is not None and (self._newest_ms is None or newest_ms > self._newest_ms):
@@ -87,3 +99,11 @@ class Ingest:
         if stamps:
             self._metrics.delay.observe(max(0.0, done_s - min(stamps)))
         self._metrics.last_processed.set(done_s)
+
+
+def follow_up(response: SurveyResponse) -> bytes:
+    """A detractor or dissatisfied answer for a ticketing system: the one place personal data
+    (respondent, interaction, comment) leaves the input topic, and only into Kafka."""
+    return orjson.dumps(
+        {**response._asdict(), "metric": response.metric.value, "scale": str(response.scale)}
+    )

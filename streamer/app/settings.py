@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     app_id: str = "streamer"
     input_topic: str = "cx.survey-responses"
     dlq_topic: str = "cx.survey-responses.dlq"
+    alerts_topic: str = Field("cx.alerts", description="alert transitions as JSON; empty: off")
+    detractors_topic: str = Field(
+        "cx.detractors", description="unhappy answers for follow-up; empty: off"
+    )
+    alertmanager_url: str | None = None
+    alert_webhook_url: str | None = None
+    alert_resend_s: float = Field(60.0, gt=0)
+    public_url: str | None = Field(None, description="how people reach this worker (alert links)")
     partitions: int = Field(8, ge=1, description="partitions of topics the worker creates")
     windows: str = "5m,1h,24h,7d"
     bucket: str = "1m"
@@ -78,6 +86,9 @@ class Settings(BaseSettings):
         else:
             raise ValueError(f"STREAMER_CES_SCALE must be 1-7 or 1-5, got {self.ces_scale!r}")
         return Scoring(csat, ces)
+
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     def limits(self) -> Limits:
         return Limits(max_bytes=self.max_event_bytes)

@@ -13,18 +13,19 @@ from streamer.app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CHANGELOG_TABLE = "buckets"
+BUCKETS_TABLE = "buckets"
+ALERTS_TABLE = "alerts"
 
 
-def changelog_topic(settings: Settings) -> str:
-    """Faust's name for the bucket table's changelog."""
-    return f"{settings.app_id}-{CHANGELOG_TABLE}-changelog"
+def changelog_topic(settings: Settings, table: str) -> str:
+    """Faust's name for a table's changelog."""
+    return f"{settings.app_id}-{table}-changelog"
 
 
 async def ensure_topics(settings: Settings) -> int:
     """Create the input, dead-letter and changelog topics if missing; returns the partition count.
 
-    The changelog must have as many partitions as the input (a bucket record is written to the
+    The changelogs must have as many partitions as the input (a record is written to the
     partition of the answers it holds), so an existing input topic decides the count.
     """
     admin = AIOKafkaAdminClient(
@@ -37,7 +38,14 @@ async def ensure_topics(settings: Settings) -> int:
         if settings.input_topic in existing:
             described = await admin.describe_topics([settings.input_topic])
             partitions = len(described[0]["partitions"]) or partitions
-        wanted = [settings.input_topic, settings.dlq_topic, changelog_topic(settings)]
+        wanted = [
+            settings.input_topic,
+            settings.dlq_topic,
+            settings.alerts_topic,
+            settings.detractors_topic,
+        ]
+        wanted += [changelog_topic(settings, table) for table in (BUCKETS_TABLE, ALERTS_TABLE)]
+        wanted = [name for name in wanted if name]
         missing = [NewTopic(name, partitions, 1) for name in wanted if name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first

@@ -20,11 +20,15 @@ from streamer.app.ingest import Ingest
 from streamer.app.kafka import client_options
 from streamer.app.metrics import LagCollector, ScoreCollector, WorkerMetrics
 from streamer.app.settings import Settings
-from streamer.app.store import BucketStore
-from streamer.app.topics import CHANGELOG_TABLE, changelog_topic, ensure_topics
+from streamer.app.sinks import Alertmanager, Dispatch, HttpSink
+from streamer.app.store import AlertStore, BucketStore
+from streamer.app.topics import ALERTS_TABLE, BUCKETS_TABLE, changelog_topic, ensure_topics
 from streamer.app.views import register_views
 from streamer.core.board import Board
 from streamer.core.events import Decoder
+from streamer.core.rules import Rule
+from streamer.core.watch import Watch
+from streamer.rules_file import read_rules
 
 log = logging.getLogger("streamer.worker")
 
@@ -44,7 +48,12 @@ class StreamerApp(faust.App):
 
 
 class Worker:
-    def __init__(self, settings: Settings, partitions: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        partitions: int | None = None,
+        rules: tuple[Rule, ...] | None = None,
+    ) -> None:
         settings.validate_all()
         self.settings = settings
         self.partitions = partitions or settings.partitions
@@ -59,6 +68,8 @@ class Worker:
         self.metrics = WorkerMetrics(self.registry)
         self.recovered = False
         self.broker_reachable = False
+        rules = rules_of(settings) if rules is None else rules
+        self.watch = Watch(rules, window_labels(settings), settings.scoring().ces)
         self.app = self._build_app()
         self.registry.register(ScoreCollector(self.board, settings.scoring()))
         self.registry.register(LagCollector(self.lag))
@@ -88,11 +99,96 @@ class Worker:
         source = app.topic(
             s.input_topic, key_serializer="raw", value_serializer="raw", partitions=self.partitions
         )
-        dead_letters = app.topic(s.dlq_topic, key_serializer="raw", value_serializer="raw")
-        # The store encodes records itself (versioned JSON), so the changelog carries raw bytes.
-        # Faust builds a table's changelog topic while constructing the table, hence passed in.
+        dead_letters = self._raw_topic(app, s.dlq_topic)
+        store = BucketStore(self._raw_table(app, BUCKETS_TABLE))
+        alert_store = AlertStore(self._raw_table(app, ALERTS_TABLE))
+        self.ingest = Ingest(
+            self.board,
+            Decoder(s.scoring(), s.limits()),
+            store,
+            dead_letters,
+            self.metrics,
+            wall_clock_ms,
+            s.dlq_value_max_bytes,
+            follow_ups=self._raw_topic(app, s.detractors_topic) if s.detractors_topic else None,
+            scoring=s.scoring(),
+        )
+        dispatch = Dispatch(
+            s.base_url(),
+            self._raw_topic(app, s.alerts_topic) if s.alerts_topic else None,
+            Alertmanager(s.alertmanager_url) if s.alertmanager_url else None,
+            HttpSink("webhook", s.alert_webhook_url) if s.alert_webhook_url else None,
+        )
+
+        @app.agent(source, name="score")
+        async def score(stream: Any) -> None:
+            async for events in stream.take_events(s.batch_max, within=s.batch_within_s):
+                self.ingest.process([event.message for event in events])
+
+        async def recovered() -> None:
+            # Faust recovers every table before it calls any recovery callback.
+            mine = self._assigned_partitions(app)
+            now_ms = wall_clock_ms()
+            self.board.restore(store.load(mine), now_ms)
+            self.watch.restore(alert_store.load(mine))
+            self.recovered = True
+            log.info(
+                "state recovered for partitions %s: %d bucket records, %d alert states",
+                sorted(mine),
+                len(self.board.records),
+                len(self.watch.states),
+            )
+
+        store.on_recover(recovered)
+
+        @app.on_partitions_revoked.connect
+        async def revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+            self.recovered = False
+
+        @app.timer(s.tick_s)
+        async def tick() -> None:
+            now_ms = wall_clock_ms()
+            for key in self.board.advance(now_ms):
+                store.delete(key)
+            if not self.watch.rules or not self.recovered:
+                return
+            result = self.watch.evaluate(self.board.series(), now_ms)
+            for state_key, state in result.changed.items():
+                alert_store.save(state_key, state, self.board.partition_of(state_key[1]))
+            dispatch.send(result.alerts)
+
+        if dispatch.alertmanager is not None:
+
+            @app.timer(s.alert_resend_s)
+            async def resend() -> None:
+                dispatch.resend(self.watch.firing())
+
+        for sink in dispatch.http_sinks():
+            app.task(_runner(sink))
+
+        probe: dict[str, AIOKafkaClient] = {}
+
+        @app.timer(2.0)
+        async def probe_broker() -> None:
+            reachable = await _reachable(s, probe)
+            if reachable != self.broker_reachable:
+                level = logging.INFO if reachable else logging.WARNING
+                state = "reachable" if reachable else "unreachable"
+                log.log(level, "broker %s %s", s.kafka.bootstrap, state)
+                self.broker_reachable = reachable
+
+        register_views(app, self)
+        return app
+
+    def _raw_topic(self, app: faust.App, name: str) -> Any:
+        return app.topic(name, key_serializer="raw", value_serializer="raw")
+
+    def _raw_table(self, app: faust.App, name: str) -> Any:
+        """A table whose values the stores encode themselves (versioned JSON), so its changelog
+        carries raw bytes. Faust builds a table's changelog topic while constructing the table,
+        so it is passed in; the table's own serializers are what send_changelog writes with."""
         changelog = app.topic(
-            changelog_topic(s),
+            changelog_topic(self.settings, name),
             key_serializer="raw",
             value_serializer="raw",
             partitions=self.partitions,
@@ -103,58 +199,10 @@ class Worker:
             allow_empty=True,
         )
         table: Any = app.Table(
-            CHANGELOG_TABLE, default=None, partitions=self.partitions, changelog_topic=changelog
+            name, default=None, partitions=self.partitions, changelog_topic=changelog
         )
-        table.key_serializer = table.value_serializer = "raw"  # what send_changelog writes with
-        store = BucketStore(table)
-        self.ingest = Ingest(
-            self.board,
-            Decoder(s.scoring(), s.limits()),
-            store,
-            dead_letters,
-            self.metrics,
-            wall_clock_ms,
-            s.dlq_value_max_bytes,
-        )
-
-        @app.agent(source, name="score")
-        async def score(stream: Any) -> None:
-            async for events in stream.take_events(s.batch_max, within=s.batch_within_s):
-                self.ingest.process([event.message for event in events])
-
-        @table.on_recover
-        async def recovered() -> None:
-            mine = self._assigned_partitions(app)
-            self.board.restore(store.load(mine), wall_clock_ms())
-            self.recovered = True
-            log.info(
-                "state recovered for partitions %s: %d bucket records",
-                sorted(mine),
-                len(self.board.records),
-            )
-
-        @app.on_partitions_revoked.connect
-        async def revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-            self.recovered = False
-
-        @app.timer(s.tick_s)
-        async def tick() -> None:
-            for key in self.board.advance(wall_clock_ms()):
-                store.delete(key)
-
-        probe: dict[str, AIOKafkaClient] = {}
-
-        @app.timer(2.0)
-        async def probe_broker() -> None:
-            reachable = await _reachable(s, probe)
-            if reachable != self.broker_reachable:
-                log.warning(
-                    "broker %s %s", s.kafka.bootstrap, "reachable" if reachable else "unreachable"
-                )
-                self.broker_reachable = reachable
-
-        register_views(app, self)
-        return app
+        table.key_serializer = table.value_serializer = "raw"
+        return table
 
     def _assigned_partitions(self, app: faust.App) -> set[int]:
         return {
@@ -198,6 +246,13 @@ async def _reachable(settings: Settings, probe: dict[str, AIOKafkaClient]) -> bo
         return False
 
 
+def _runner(sink: HttpSink) -> Any:
+    async def run() -> None:
+        await sink.run()
+
+    return run
+
+
 def _credentials(settings: Settings) -> Any:
     kafka = settings.kafka
     options = client_options(kafka)
@@ -213,9 +268,21 @@ def _credentials(settings: Settings) -> Any:
     return None
 
 
+def window_labels(settings: Settings) -> list[str]:
+    return [w.label for w in settings.timeline().windows]
+
+
+def rules_of(settings: Settings) -> tuple[Rule, ...]:
+    """The configured rules; raises RulesError listing every problem."""
+    return read_rules(settings.rules, window_labels(settings)) if settings.rules else ()
+
+
 def run(settings: Settings | None = None) -> None:
-    """``streamer worker``: create the topics, then run one Faust worker until stopped."""
+    """``streamer worker``: check the settings and rules, create the topics, then run one Faust
+    worker until stopped. Nothing touches Kafka before the configuration is known to be good."""
     settings = settings or Settings()
+    settings.validate_all()
+    rules = rules_of(settings)
     partitions = asyncio.run(ensure_topics(settings))
-    worker = Worker(settings, partitions)
+    worker = Worker(settings, partitions, rules)
     faust.Worker(worker.app, loglevel="info").execute_from_commandline()

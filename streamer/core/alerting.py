@@ -70,7 +70,8 @@ class Alert:
     status: Status
     starts_at_ms: int
     ends_at_ms: int | None
-    verdict: Verdict
+    verdict: Verdict | None
+    """None only when re-sending a state restored after a restart, before its next evaluation."""
 
 
 def step(

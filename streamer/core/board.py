@@ -33,6 +33,8 @@ class Ingested(NamedTuple):
     changed: list[BucketRecord]
     """Records to persist (each once per batch, however many answers it took)."""
     outcomes: Counter[Outcome]
+    accepted: list[Sourced]
+    """Answers counted for the first time (not duplicates, replays or late ones)."""
 
 
 class Board:
@@ -51,14 +53,17 @@ class Board:
         self.limiter = SeriesLimiter(max_series)
         self.records: dict[BucketKey, BucketRecord] = {}
         self._windows: dict[SeriesKey, SeriesWindows] = {}
+        self._partitions: dict[SeriesKey, int] = {}
         self._bucket_starts: list[int] = []  # sorted, for expiry without a scan
         self._keys_by_bucket: dict[int, set[BucketKey]] = {}
 
     def ingest(self, answers: Iterable[Sourced], now_ms: int) -> Ingested:
         outcomes: Counter[Outcome] = Counter()
         grouped: dict[BucketKey, list[Entry]] = {}
+        by_position: dict[tuple[int, int], Sourced] = {}
         timeline = self.timeline
-        for partition, offset, response in answers:
+        for item in answers:
+            partition, offset, response = item
             bucket = timeline.bucket_of(response.occurred_at_ms)
             if timeline.is_expired(bucket, now_ms):
                 outcomes[Outcome.LATE] += 1
@@ -67,18 +72,21 @@ class Board:
             key = BucketKey(partition, response.metric, touchpoint, bucket)
             entry = Entry(offset, response.event_id, response.scale, response.score, series)
             grouped.setdefault(key, []).append(entry)
+            by_position[(partition, offset)] = item
         changed = []
+        accepted: list[Sourced] = []
         for key, entries in grouped.items():
             before = self.records.get(key)
             applied = apply(before or BucketRecord(key), entries, self._tallier)
             outcomes.update(applied.outcomes)
+            accepted.extend(by_position[(key.partition, offset)] for offset in applied.accepted)
             if before is not None and applied.record.applied_offset == before.applied_offset:
                 continue  # every entry was a replay: nothing new to keep
             self._keep(applied.record)
             changed.append(applied.record)
             for dims, delta in applied.delta.items():
                 self._add(key, dims, delta)
-        return Ingested(changed, outcomes)
+        return Ingested(changed, outcomes, accepted)
 
     def advance(self, now_ms: int) -> list[BucketKey]:
         """Move every window to ``now_ms``; returns the keys of records that expired."""
@@ -87,6 +95,7 @@ class Board:
             windows.advance(now_ms)
             if not windows:
                 del self._windows[series]
+                self._partitions.pop(series, None)
                 self.limiter.release(series)
         cut = bisect_left(self._bucket_starts, now_ms - self.timeline.horizon_ms)
         expired: list[BucketKey] = []
@@ -101,6 +110,7 @@ class Board:
         """Replace all state with persisted records (after recovery or a rebalance)."""
         self.records.clear()
         self._windows.clear()
+        self._partitions.clear()
         self._bucket_starts.clear()
         self._keys_by_bucket.clear()
         self.limiter = SeriesLimiter(self.limiter.max_series)
@@ -124,6 +134,10 @@ class Board:
         """Every live series with one tally per window, in the timeline's order."""
         for key, windows in self._windows.items():
             yield key, windows.totals()
+
+    def partition_of(self, series: SeriesKey) -> int | None:
+        """The source partition of a live series (the lowest, for a folded one spanning several)."""
+        return self._partitions.get(series)
 
     def _admit(self, response: SurveyResponse) -> tuple[str, tuple[Dimensions, ...]]:
         keys = series_keys(response, self.breakdowns)
@@ -149,4 +163,7 @@ class Board:
         windows = self._windows.get(series)
         if windows is None:
             windows = self._windows[series] = SeriesWindows(key.metric, self.timeline, self.now_ms)
+            self._partitions[series] = key.partition
+        elif key.partition < self._partitions[series]:
+            self._partitions[series] = key.partition
         windows.add(key.bucket_start, tally)

@@ -75,6 +75,8 @@ class Applied(NamedTuple):
     delta: dict[Dimensions, Tally]
     """What the batch added to each series of the record (for the rolling windows)."""
     outcomes: Counter[Outcome]
+    accepted: list[int]
+    """Source offsets of the entries counted for the first time."""
 
 
 def apply(record: BucketRecord, entries: Iterable[Entry], tallier: Tallier) -> Applied:
@@ -82,6 +84,7 @@ def apply(record: BucketRecord, entries: Iterable[Entry], tallier: Tallier) -> A
     outcomes: Counter[Outcome] = Counter()
     answers: dict[Dimensions, Counter[tuple[Scale, int]]] = {}
     seen = set(record.seen)
+    accepted: list[int] = []
     applied_offset = record.applied_offset
     for entry in entries:
         if entry.offset <= applied_offset:
@@ -92,6 +95,7 @@ def apply(record: BucketRecord, entries: Iterable[Entry], tallier: Tallier) -> A
             outcomes[Outcome.DUPLICATE] += 1
             continue
         seen.add(entry.event_id)
+        accepted.append(entry.offset)
         outcomes[Outcome.ACCEPTED] += 1
         for dims in entry.series:
             answers.setdefault(dims, Counter())[(entry.scale, entry.score)] += 1
@@ -101,9 +105,8 @@ def apply(record: BucketRecord, entries: Iterable[Entry], tallier: Tallier) -> A
     for dims, tally in delta.items():
         previous = tallies.get(dims)
         tallies[dims] = tally if previous is None else previous + tally  # type: ignore[operator]
-    return Applied(
-        BucketRecord(record.key, tallies, frozenset(seen), applied_offset), delta, outcomes
-    )
+    record = BucketRecord(record.key, tallies, frozenset(seen), applied_offset)
+    return Applied(record, delta, outcomes, accepted)
 
 
 def encode(record: BucketRecord) -> dict[str, Any]:

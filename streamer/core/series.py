@@ -8,6 +8,7 @@ or agent ids cannot grow memory or the /metrics page without bound.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -28,6 +29,17 @@ class SeriesKey(NamedTuple):
     touchpoint: str
     dimensions: tuple[tuple[str, str], ...] = ()
     """(name, value) pairs of a breakdown series; empty for the touchpoint's own series."""
+
+    def encode(self) -> str:
+        """Stable text for persisted keys (any character may appear in a touchpoint)."""
+        return json.dumps(
+            [self.metric.value, self.touchpoint, [list(pair) for pair in self.dimensions]]
+        )
+
+    @classmethod
+    def decode(cls, text: str) -> SeriesKey:
+        metric, touchpoint, dimensions = json.loads(text)
+        return cls(Metric(metric), touchpoint, tuple((str(n), str(v)) for n, v in dimensions))
 
 
 def parse_breakdowns(text: str) -> tuple[Breakdown, ...]:

@@ -38,3 +38,26 @@ def test_rules_check_reports_yaml_syntax_with_its_line(tmp_path: Path):
     )
     assert result.returncode == 1
     assert "not valid YAML at line" in result.stderr
+
+
+def test_the_shipped_example_rules_are_valid():
+    example = Path(__file__).parents[2] / "deploy" / "rules.example.yaml"
+    assert main(["rules", "check", str(example)]) == 0
+
+
+def test_the_worker_refuses_an_invalid_rules_file(tmp_path: Path):
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n  - name: x\n    score: nps\n    threshold: {window: 3h, below: 1}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "streamer.cli", "worker"],
+        capture_output=True,
+        text=True,
+        env={
+            "STREAMER_RULES": str(path),
+            "PATH": "/usr/bin:/bin",
+            "KAFKA_BOOTSTRAP": "127.0.0.1:1",
+        },
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "rules[0].threshold.window: unknown window '3h'" in result.stderr

@@ -90,11 +90,12 @@ def test_late_answers_are_not_counted():
 
 def test_redelivery_after_a_crash_changes_nothing():
     board = Board(SCORING, TIMELINE, now_ms=NOW)
-    batch = [Sourced(2, i, answer(f"e{i}", 10)) for i in range(5)]
-    board.ingest(batch, NOW)
+    batch = [Sourced(2, i, answer(f"e{i % 4}", 10)) for i in range(5)]  # e0 is sent twice
+    first = board.ingest(batch, NOW)
+    assert first.accepted == batch[:4] and first.outcomes[Outcome.DUPLICATE] == 1
     again = board.ingest(batch, NOW)
-    assert again.outcomes == {Outcome.REPLAYED: 5} and again.changed == []
-    assert scores_of(board)[SeriesKey(Metric.NPS, "checkout")][0] == NpsTally(promoters=5)
+    assert again.outcomes == {Outcome.REPLAYED: 5} and again.changed == [] and again.accepted == []
+    assert scores_of(board)[SeriesKey(Metric.NPS, "checkout")][0] == NpsTally(promoters=4)
 
 
 def test_quiet_series_decay_and_their_records_expire():
@@ -124,3 +125,10 @@ def test_dropping_a_partition_removes_exactly_its_contribution():
     board.keep_partitions({1})
     assert scores_of(board)[SeriesKey(Metric.NPS, "checkout")][0] == NpsTally(promoters=1)
     assert {k.partition for k in board.records} == {1}
+
+
+def test_a_series_knows_its_partition():
+    board = Board(SCORING, TIMELINE, now_ms=NOW)
+    board.ingest([Sourced(3, 0, answer("e", 9))], NOW)
+    assert board.partition_of(SeriesKey(Metric.NPS, "checkout")) == 3
+    assert board.partition_of(SeriesKey(Metric.NPS, "elsewhere")) is None

@@ -48,3 +48,14 @@ def test_the_cap_folds_the_excess_into_other_and_counts_it():
     assert limiter.overflowed == 2 and len(limiter) == 2
     limiter.release(b)
     assert limiter.admit(c) == c
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        SeriesKey(Metric.NPS, "checkout"),
+        SeriesKey(Metric.CES, 'odd "|" touchpoint', (("channel", "chat"), ("queue", "a|b"))),
+    ],
+)
+def test_series_keys_survive_encoding(key):
+    assert SeriesKey.decode(key.encode()) == key

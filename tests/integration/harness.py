@@ -52,6 +52,8 @@ class Topics:
         self.app_id = f"{prefix}{uuid.uuid4().hex[:10]}"
         self.input = f"{self.app_id}.responses"
         self.dlq = f"{self.app_id}.dlq"
+        self.alerts = f"{self.app_id}.alerts"
+        self.detractors = f"{self.app_id}.detractors"
 
 
 class WorkerProcess:
@@ -67,6 +69,8 @@ class WorkerProcess:
             "STREAMER_APP_ID": topics.app_id,
             "STREAMER_INPUT_TOPIC": topics.input,
             "STREAMER_DLQ_TOPIC": topics.dlq,
+            "STREAMER_ALERTS_TOPIC": topics.alerts,
+            "STREAMER_DETRACTORS_TOPIC": topics.detractors,
             "STREAMER_PARTITIONS": str(partitions),
             "STREAMER_WEB_PORT": str(self.port),
             "STREAMER_DATA_DIR": str(log_dir / f"data-{self.port}"),
@@ -192,3 +196,99 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 30
             await consumer.stop()
 
     return asyncio.run(run())
+
+
+class Daemon:
+    """A Debian-packaged server (Prometheus, Alertmanager) on a loopback port, for one test."""
+
+    def __init__(self, args: list[str], port: int, log: Path) -> None:
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = log
+        self.process = subprocess.Popen(
+            args, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
+        )
+        wait_until(
+            lambda: self.get_json("/-/ready") is not None or self._ready_text(),
+            60,
+            f"{args[0]} to start",
+        )
+
+    def _ready_text(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()[-2000:]
+        try:
+            with urllib.request.urlopen(self.base + "/-/ready", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def get_json(self, path: str) -> Any:
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=5) as response:
+                return json.loads(response.read())
+        except (OSError, ValueError):
+            return None
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def start_alertmanager(directory: Path, port: int | None = None) -> Daemon:
+    port = port or free_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "alertmanager.yml"
+    config.write_text(
+        "route: {receiver: 'null', group_wait: 0s, group_interval: 1s, repeat_interval: 1h}\n"
+        "receivers: [{name: 'null'}]\n"
+    )
+    return Daemon(
+        [
+            "prometheus-alertmanager",
+            f"--config.file={config}",
+            f"--storage.path={directory / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        port,
+        directory / "alertmanager.log",
+    )
+
+
+def start_prometheus(directory: Path, targets: list[str], rule_files: list[Path] = ()) -> Daemon:
+    port = free_port()
+    config = directory / "prometheus.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                "rule_files": [str(path) for path in rule_files],
+                "scrape_configs": [
+                    {"job_name": "streamer", "static_configs": [{"targets": targets}]}
+                ],
+            }
+        )
+    )
+    return Daemon(
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={directory / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        port,
+        directory / "prometheus.log",
+    )
+
+
+def query(prometheus: Daemon, promql: str) -> list[dict[str, Any]]:
+    from urllib.parse import quote
+
+    body = prometheus.get_json(f"/api/v1/query?query={quote(promql)}")
+    if not body or body.get("status") != "success":
+        return []
+    return list(body["data"]["result"])
