@@ -26,6 +26,21 @@ def _rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rules_export(args: argparse.Namespace) -> int:
+    import yaml
+
+    from streamer.promrules import export
+
+    windows = [w.strip() for w in args.windows.split(",") if w.strip()]
+    try:
+        rules = read_rules(args.file, windows)
+    except RulesError as error:
+        print("\n".join(error.errors), file=sys.stderr)
+        return 1
+    print(yaml.safe_dump(export(rules), sort_keys=False, width=10_000), end="")
+    return 0
+
+
 def _worker(args: argparse.Namespace) -> int:
     from streamer.app.worker import run
 
@@ -101,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--windows", default="5m,1h,24h,7d", help="configured window labels to check against"
     )
     check.set_defaults(handler=_rules_check)
+    export = rules.add_parser("export", help="write equivalent Prometheus alerting rules to stdout")
+    export.add_argument("file")
+    export.add_argument("--prometheus", action="store_true", required=True, help="the only format")
+    export.add_argument("--windows", default="5m,1h,24h,7d", help="configured window labels")
+    export.set_defaults(handler=_rules_export)
 
     worker = commands.add_parser(
         "worker", help="run a scoring worker (settings from the environment)"

@@ -38,6 +38,7 @@ HELP = {
     "cx_satisfied": "CSAT satisfied answers (top-2-box) in the window",
     "cx_ces_agree": "CES answers agreeing it was easy in the window",
     "cx_ces_score_sum": "Sum of CES scores in the window (mean = sum / responses)",
+    "cx_ces_score_squares_sum": "Sum of squared CES scores in the window (for the variance)",
     "cx_series": "Series kept (touchpoint and breakdown series), at most STREAMER_MAX_SERIES",
 }
 
@@ -52,7 +53,11 @@ def _counts(tally: Tally) -> Iterable[tuple[str, int]]:
     elif isinstance(tally, CsatTally):
         yield "cx_satisfied", tally.satisfied
     elif isinstance(tally, CesTally):
-        yield from (("cx_ces_agree", tally.agree), ("cx_ces_score_sum", tally.total))
+        yield from (
+            ("cx_ces_agree", tally.agree),
+            ("cx_ces_score_sum", tally.total),
+            ("cx_ces_score_squares_sum", tally.total_sq),
+        )
 
 
 def series_labels(series: SeriesKey, window: str) -> dict[str, str]:
