@@ -1,14 +1,10 @@
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).parents[2]
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is installed by make test")
 def test_exported_rules_pass_promtool(tmp_path: Path):
     exported = subprocess.run(
         [
