@@ -82,8 +82,12 @@ def test_shipped_prometheus_alerts_are_the_export_of_the_example_rules():
         text=True,
         check=True,
     ).stdout
+    regenerate = (
+        "streamer rules export --prometheus deploy/rules.example.yaml"
+        " > deploy/prometheus/alerts.yml"
+    )
     assert (ROOT / "deploy/prometheus/alerts.yml").read_text() == exported, (
-        "regenerate: streamer rules export --prometheus deploy/rules.example.yaml > deploy/prometheus/alerts.yml"
+        f"regenerate: {regenerate}"
     )
 
 
