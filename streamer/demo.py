@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -67,6 +68,64 @@ def _stop_leftover_worker() -> None:
     WORKER_PID.unlink(missing_ok=True)
 
 
+def _start_observability(worker_base: str) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    """Prometheus and Alertmanager, when installed (scripts/install-observability.sh)."""
+    if not (shutil.which("prometheus") and shutil.which("prometheus-alertmanager")):
+        return []
+    deploy = Path(__file__).parents[1] / "deploy"
+    config = RUN / "prometheus.yml"
+    config.write_text(
+        orjson.dumps(
+            {
+                "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+                "rule_files": [str(deploy / "prometheus" / "recording_rules.yml")],
+                "alerting": {
+                    "alertmanagers": [{"static_configs": [{"targets": ["127.0.0.1:9093"]}]}]
+                },
+                "scrape_configs": [
+                    {
+                        "job_name": "streamer",
+                        "static_configs": [{"targets": [worker_base.split("//")[1]]}],
+                    }
+                ],
+            }
+        ).decode()
+    )
+    (RUN / "alertmanager.yml").write_text(
+        "route: {receiver: 'null', group_wait: 5s}\nreceivers: [{name: 'null'}]\n"
+    )
+    env = dict(os.environ)
+    return [
+        (
+            "prometheus",
+            _spawn(
+                [
+                    "prometheus",
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={RUN / 'prometheus-data'}",
+                    "--web.listen-address=127.0.0.1:9090",
+                ],
+                RUN / "prometheus.log",
+                env,
+            ),
+        ),
+        (
+            "alertmanager",
+            _spawn(
+                [
+                    "prometheus-alertmanager",
+                    f"--config.file={RUN / 'alertmanager.yml'}",
+                    f"--storage.path={RUN / 'alertmanager-data'}",
+                    "--web.listen-address=127.0.0.1:9093",
+                    "--cluster.listen-address=",
+                ],
+                RUN / "alertmanager.log",
+                env,
+            ),
+        ),
+    ]
+
+
 def _table(base: str) -> str:
     body = _get(f"{base}/scores")
     if body is None:
@@ -101,6 +160,7 @@ def main() -> int:
     RUN.mkdir(parents=True, exist_ok=True)
     _stop_leftover_worker()
     worker = simulator = None
+    extras: list[tuple[str, subprocess.Popen[bytes]]] = []
     stopping = False
 
     def interrupt(signum: int, frame: object) -> None:
@@ -113,10 +173,21 @@ def main() -> int:
         if port is not None:
             print(f"starting the local broker on 127.0.0.1:{port} ...")
             localbroker.start(port)
+        extras = _start_observability(base)
         env = {
             **os.environ,
             "STREAMER_DIMENSIONS": os.environ.get("STREAMER_DIMENSIONS", "channel"),
+            # A 1m window lets the demo rule compare the last minute with the rest of the hour;
+            # 10s buckets keep that window between 50 and 60 seconds long (with 1m buckets it
+            # would hold 0 to 60 seconds, and a rule on it would flap at every boundary).
+            "STREAMER_WINDOWS": os.environ.get("STREAMER_WINDOWS", "1m,5m,1h,24h,7d"),
+            "STREAMER_BUCKET": os.environ.get("STREAMER_BUCKET", "10s"),
+            "STREAMER_RULES": os.environ.get(
+                "STREAMER_RULES", str(Path(__file__).parents[1] / "deploy" / "rules.demo.yaml")
+            ),
         }
+        if extras:
+            env.setdefault("STREAMER_ALERTMANAGER_URL", "http://127.0.0.1:9093")
         worker = _spawn([sys.executable, "-m", "streamer.cli", "worker"], RUN / "worker.log", env)
         WORKER_PID.write_text(str(worker.pid))
         print(f"starting a worker (log: {RUN / 'worker.log'}) ...")
@@ -146,6 +217,12 @@ def main() -> int:
             RUN / "simulate.log",
             env,
         )
+        observability = (
+            "  prometheus   http://127.0.0.1:9090\n"
+            "  alertmanager http://127.0.0.1:9093 (the drop pages here)\n"
+            if extras
+            else "  (no Prometheus or Alertmanager installed: `make observability` adds them)\n"
+        )
         print(f"""
 streamer is running (ready in {time.monotonic() - started:.0f}s); simulated traffic at 50 events/s,
 with a scripted drop: {drop}
@@ -154,7 +231,7 @@ with a scripted drop: {drop}
   scores    {base}/scores
   health    {base}/healthz   {base}/readyz
   logs      {RUN}/worker.log   {RUN}/simulate.log
-
+{observability}
 Ctrl-C stops everything.
 """)
         shown = 0.0
@@ -172,6 +249,8 @@ Ctrl-C stops everything.
         print("\nstopping ...")
         _stop(simulator)
         _stop(worker)
+        for _, process in extras:
+            _stop(process)
         WORKER_PID.unlink(missing_ok=True)
         if port is not None:
             localbroker.stop(port)

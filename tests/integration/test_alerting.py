@@ -167,3 +167,72 @@ def test_alertmanager_down_while_firing_gets_the_page_when_back(
         )  # one line for the outage, not one per retry
     finally:
         alertmanager.stop()
+
+
+DROP_RULES = """
+rules:
+  - name: NpsDrop
+    score: nps
+    drop: {window: 30s, baseline: 10m, p_value: 0.001, min_drop: 15}
+    min_responses: 60
+    for: 10s
+    severity: page
+"""
+
+
+def test_a_scripted_drop_in_simulated_traffic_pages_once_for_its_touchpoint(
+    bootstrap, topics, new_worker, alertmanager, tmp_path
+):
+    import subprocess
+    import sys
+
+    from tests.integration.harness import ROOT
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(DROP_RULES)
+    worker = new_worker(
+        STREAMER_WINDOWS="30s,10m",
+        STREAMER_BUCKET="5s",
+        STREAMER_RULES=str(rules),
+        STREAMER_ALERTMANAGER_URL=alertmanager.base,
+    ).wait_ready()
+    simulator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamer.cli",
+            "simulate",
+            "--rate",
+            "300",
+            "--duration",
+            "100",
+            "--seed",
+            "3",
+            "--burst-every",
+            "0",
+            "--drop",
+            "checkout:nps:-40@45s",
+            "--topic",
+            topics.input,
+        ],
+        cwd=ROOT,
+        env={**worker.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        started = time.monotonic()
+        alerts = wait_until(lambda: active_alerts(alertmanager), 90, "the page for the drop")
+        paged_at = time.monotonic() - started
+        assert paged_at > 45  # not before the drop
+        simulator.wait(120)
+        alerts = active_alerts(alertmanager)
+        assert [(a["labels"]["alertname"], a["labels"]["touchpoint"]) for a in alerts] == [
+            ("NpsDrop", "checkout")
+        ]
+        fired = [line for line in worker.tail(2000).splitlines() if "alert firing" in line]
+        assert len(fired) == 1, fired  # one page, no flapping
+        summary = alerts[0]["annotations"]["summary"]
+        print(f"\nscripted drop at 45s paged at {paged_at:.0f}s: {summary}")
+    finally:
+        simulator.kill()
