@@ -1,5 +1,11 @@
 """Persisted state in Faust tables: bucket records, and alert states.
 
+The local broker (Tansu 0.6.0) reports a partition's end offset as the base offset of its
+last record batch + 1, so Faust's recovery, which reads up to the end offset, misses the rest
+of a multi-record last batch. ``ChangelogSeal`` keeps the last batch a single record: after a
+round of writes it flushes, appends one sentinel tombstone to each partition written, and
+flushes again. On Apache Kafka it costs one tiny record per partition per processed batch.
+
 Bucket records are each written once per batch to their source partition.
 
 Faust's ``table[key] = value`` takes the changelog partition from the current event, which is
@@ -9,6 +15,7 @@ partition they belong to (it is part of their key).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -19,10 +26,33 @@ from streamer.core.ledger import BucketKey, BucketRecord
 from streamer.core.series import SeriesKey
 from streamer.core.watch import StateKey, decode_state, encode_state
 
+SENTINEL = b"\x00seal"
+"""The key of the seal records; never a real key (those are text without NUL)."""
+
+
+class ChangelogSeal:
+    def __init__(self, flush: Callable[[], Awaitable[None]]) -> None:
+        self._flush = flush
+        self._written: dict[int, tuple[Any, set[int]]] = {}
+
+    def wrote(self, table: Any, partition: int) -> None:
+        self._written.setdefault(id(table), (table, set()))[1].add(partition)
+
+    async def __call__(self) -> None:
+        if not self._written:
+            return
+        written, self._written = self._written, {}
+        await self._flush()
+        for table, partitions in written.values():
+            for partition in partitions:
+                table.send_changelog(partition, SENTINEL, None)
+        await self._flush()
+
 
 class BucketStore:
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, seal: ChangelogSeal) -> None:
         self._table = table
+        self._seal = seal
 
     def on_recover(self, callback: Any) -> None:
         self._table.on_recover(callback)
@@ -32,16 +62,20 @@ class BucketStore:
         value = orjson.dumps(ledger.encode(record))
         self._table.data[key] = value
         self._table.send_changelog(record.key.partition, key, value)
+        self._seal.wrote(self._table, record.key.partition)
 
     def delete(self, key: BucketKey) -> None:
         raw = key.encode().encode()
         self._table.data.pop(raw, None)
         self._table.send_changelog(key.partition, raw, None)
+        self._seal.wrote(self._table, key.partition)
 
     def load(self, partitions: set[int]) -> list[BucketRecord]:
         """The persisted records of ``partitions``; others (no longer ours) are forgotten."""
         records, foreign = [], []
         for raw, value in list(self._table.data.items()):
+            if raw == SENTINEL:
+                continue
             key = BucketKey.decode(raw.decode() if isinstance(raw, bytes) else raw)
             if key.partition not in partitions:
                 foreign.append(raw)
@@ -55,8 +89,9 @@ class BucketStore:
 class AlertStore:
     """Alert states in their own table, on the partition of the series they watch."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, seal: ChangelogSeal) -> None:
         self._table = table
+        self._seal = seal
         self._partitions: dict[StateKey, int] = {}
 
     def save(self, key: StateKey, state: AlertState, partition: int | None) -> None:
@@ -70,16 +105,18 @@ class AlertStore:
             self._partitions.pop(key, None)
             self._table.data.pop(raw, None)
             self._table.send_changelog(partition, raw, None)
+            self._seal.wrote(self._table, partition)
             return
         self._partitions[key] = partition
         value = orjson.dumps({"partition": partition, **encode_state(state)})
         self._table.data[raw] = value
         self._table.send_changelog(partition, raw, value)
+        self._seal.wrote(self._table, partition)
 
     def load(self, partitions: set[int]) -> list[tuple[StateKey, AlertState]]:
         states = []
         for raw, value in list(self._table.data.items()):
-            if not value:
+            if not value or raw == SENTINEL:
                 continue
             rule, series = orjson.loads(raw)
             data = orjson.loads(value)

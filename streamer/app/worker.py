@@ -21,7 +21,7 @@ from streamer.app.kafka import client_options
 from streamer.app.metrics import LagCollector, ScoreCollector, WorkerMetrics
 from streamer.app.settings import Settings
 from streamer.app.sinks import Alertmanager, Dispatch, HttpSink
-from streamer.app.store import AlertStore, BucketStore
+from streamer.app.store import AlertStore, BucketStore, ChangelogSeal
 from streamer.app.topics import ALERTS_TABLE, BUCKETS_TABLE, changelog_topic, ensure_topics
 from streamer.app.views import register_views
 from streamer.core.board import Board
@@ -83,10 +83,6 @@ class Worker:
             store="memory://",
             datadir=s.data_dir,
             topic_partitions=self.partitions,
-            # Tansu workaround (../shared/broker-notes.md): with several records per producer
-            # batch it reports end offsets short, and Faust's changelog recovery stops early.
-            # Records are written once per processed batch, which keeps this affordable.
-            producer_max_batch_size=1,
             broker_session_timeout=s.session_timeout_s,
             broker_rebalance_timeout=s.session_timeout_s,
             broker_heartbeat_interval=max(1.0, s.session_timeout_s / 5),
@@ -100,8 +96,9 @@ class Worker:
             s.input_topic, key_serializer="raw", value_serializer="raw", partitions=self.partitions
         )
         dead_letters = self._raw_topic(app, s.dlq_topic)
-        store = BucketStore(self._raw_table(app, BUCKETS_TABLE))
-        alert_store = AlertStore(self._raw_table(app, ALERTS_TABLE))
+        seal = ChangelogSeal(app.producer.flush)  # the broker's end-offset quirk: see store.py
+        store = BucketStore(self._raw_table(app, BUCKETS_TABLE), seal)
+        alert_store = AlertStore(self._raw_table(app, ALERTS_TABLE), seal)
         self.ingest = Ingest(
             self.board,
             Decoder(s.scoring(), s.limits()),
@@ -124,6 +121,7 @@ class Worker:
         async def score(stream: Any) -> None:
             async for events in stream.take_events(s.batch_max, within=s.batch_within_s):
                 self.ingest.process([event.message for event in events])
+                await seal()  # before the batch is acked, so before its offsets are committed
 
         async def recovered() -> None:
             # Faust recovers every table before it calls any recovery callback.
@@ -150,12 +148,12 @@ class Worker:
             now_ms = wall_clock_ms()
             for key in self.board.advance(now_ms):
                 store.delete(key)
-            if not self.watch.rules or not self.recovered:
-                return
-            result = self.watch.evaluate(self.board.series(), now_ms)
-            for state_key, state in result.changed.items():
-                alert_store.save(state_key, state, self.board.partition_of(state_key[1]))
-            dispatch.send(result.alerts)
+            if self.watch.rules and self.recovered:
+                result = self.watch.evaluate(self.board.series(), now_ms)
+                for state_key, state in result.changed.items():
+                    alert_store.save(state_key, state, self.board.partition_of(state_key[1]))
+                dispatch.send(result.alerts)
+            await seal()
 
         if dispatch.alertmanager is not None:
 

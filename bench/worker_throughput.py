@@ -1,0 +1,201 @@
+"""Throughput: the raw-consume ceiling, the streamer worker, and an idiomatic Faust agent.
+
+    python -m bench.worker_throughput [--events 1000000] [--idiomatic-events 50000] [--runs 3]
+
+Produces N realistic events (50 touchpoints, 5 channels, the three metrics, event times over
+the last hour) to the local broker, then measures on the same topic, one process each:
+(a) aiokafka getmany() + orjson.loads of every value; (b) a streamer worker from the start of
+the topic (events/s from its own counters, first counted to all counted); (c) the idiomatic
+agent on the first M events (it is too slow to wait for N).
+Writes bench/results/worker_throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from bench.core_throughput import RESULTS, make_events
+from streamer import localbroker
+from tests.integration.harness import Topics, WorkerProcess, free_port, total, wait_until
+
+ROOT = Path(__file__).parents[1]
+PARTITIONS = 8
+
+
+async def produce(bootstrap: str, topic: str, events: list[bytes]) -> float:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+    await admin.close()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024
+    )
+    await producer.start()
+    started = time.perf_counter()
+    for raw in events:
+        touchpoint = orjson.loads(raw)["touchpoint"].encode()
+        await producer.send(topic, raw, key=touchpoint)
+    await producer.flush()
+    await producer.stop()
+    return len(events) / (time.perf_counter() - started)
+
+
+async def raw_ceiling(bootstrap: str, topic: str, count: int) -> float:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"raw-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen, started = 0, 0.0
+    while seen < count:
+        batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+        for messages in batches.values():
+            if not started and messages:
+                started = time.perf_counter()
+            for message in messages:
+                orjson.loads(message.value)
+            seen += len(messages)
+    elapsed = time.perf_counter() - started
+    await consumer.stop()
+    return count / elapsed
+
+
+def worker_rate(bootstrap: str, topic: str, count: int, log_dir: Path, **env: str) -> float:
+    topics = Topics("bench")
+    topics.input = topic
+    settings = {
+        "STREAMER_DETRACTORS_TOPIC": "",
+        "STREAMER_ALERTS_TOPIC": "",
+        "STREAMER_BATCH_WITHIN_S": "0.2",
+        **env,
+    }
+    worker = WorkerProcess(bootstrap, topics, log_dir, partitions=PARTITIONS, **settings).start()
+    try:
+        worker.wait_ready(180)
+
+        def counted() -> float:
+            samples = worker.metrics()
+            return total(samples, "cx_events_total")
+
+        wait_until(lambda: counted() > 0, 120, "the first event")
+        started = time.perf_counter()
+        first = counted()
+        wait_until(lambda: counted() >= count, 3600, "every event", every_s=0.2)
+        return (count - first) / (time.perf_counter() - started)
+    finally:
+        worker.stop()
+
+
+def idiomatic_rate(bootstrap: str, topic: str, count: int) -> float:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": bootstrap,
+        "BENCH_TOPIC": topic,
+        "BENCH_EVENTS": str(count),
+        "BENCH_APP_ID": f"idiomatic-{uuid.uuid4().hex[:8]}",
+        "BENCH_PARTITIONS": str(PARTITIONS),
+    }
+    with tempfile.TemporaryDirectory() as data:
+        env["BENCH_DATA_DIR"] = data
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.idiomatic_agent", "worker", "-l", "warn"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+        )
+    # Faust redirects a worker's stdout into its log, on stderr.
+    found = re.search(
+        r"IDIOMATIC \d+ events in [0-9.]+s: ([0-9.]+) events/s", result.stdout + result.stderr
+    )
+    if found:
+        return float(found.group(1))
+    raise RuntimeError(f"the idiomatic agent did not finish: {result.stderr[-2000:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--idiomatic-events", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    count, idiomatic_count, runs = (
+        (2_000, 500, 1) if args.smoke else (args.events, args.idiomatic_events, args.runs)
+    )
+    port = free_port()
+    localbroker.RUN_DIR = Path(tempfile.mkdtemp(prefix="bench-broker-"))
+    localbroker.start(port)
+    bootstrap = f"127.0.0.1:{port}"
+    figures: dict[str, list[float]] = {
+        "produce": [],
+        "raw_ceiling": [],
+        "worker": [],
+        "idiomatic_agent": [],
+    }
+    try:
+        events = make_events(count, int(time.time() * 1000))
+        for run in range(runs):
+            topic = f"bench-{uuid.uuid4().hex[:8]}"
+            figures["produce"].append(asyncio.run(produce(bootstrap, topic, events)))
+            figures["raw_ceiling"].append(asyncio.run(raw_ceiling(bootstrap, topic, count)))
+            figures["worker"].append(worker_rate(bootstrap, topic, count, localbroker.RUN_DIR))
+            figures["idiomatic_agent"].append(idiomatic_rate(bootstrap, topic, idiomatic_count))
+            print(
+                f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in figures.items()),
+                flush=True,
+            )
+    finally:
+        localbroker.stop(port)
+    median = {k: statistics.median(v) for k, v in figures.items()}
+    ratios = {
+        "worker_vs_raw": median["worker"] / median["raw_ceiling"],
+        "worker_vs_idiomatic": median["worker"] / median["idiomatic_agent"],
+    }
+    for name, rate in median.items():
+        print(f"{name:18s} {rate:12,.0f} events/s (median of {runs})")
+    print(f"worker / raw ceiling     {ratios['worker_vs_raw']:.1%}   (target >= 25%)")
+    print(f"worker / idiomatic agent {ratios['worker_vs_idiomatic']:.1f}x  (target >= 10x)")
+    if not args.smoke:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "worker_throughput.json").write_text(
+            json.dumps(
+                {
+                    "benchmark": "worker_throughput",
+                    "events": count,
+                    "idiomatic_events": idiomatic_count,
+                    "runs": runs,
+                    "events_per_second_median": {k: round(v) for k, v in median.items()},
+                    "ratios": {k: round(v, 4) for k, v in ratios.items()},
+                    "machine": {"cpus": os.cpu_count()},
+                    "command": "python -m bench.worker_throughput",
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+
+
+if __name__ == "__main__":
+    main()
