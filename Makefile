@@ -34,6 +34,7 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.core_throughput
+	$(BIN)/python -m bench.worker_throughput
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -236,3 +236,29 @@ def test_a_scripted_drop_in_simulated_traffic_pages_once_for_its_touchpoint(
         print(f"\nscripted drop at 45s paged at {paged_at:.0f}s: {summary}")
     finally:
         simulator.kill()
+
+
+def test_alert_state_survives_a_crash_no_second_page_and_the_resolve_arrives(
+    bootstrap, topics, new_worker, alertmanager, tmp_path
+):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    settings = {
+        "STREAMER_WINDOWS": "5m,1h",
+        "STREAMER_RULES": str(rules),
+        "STREAMER_ALERTMANAGER_URL": alertmanager.base,
+        "STREAMER_ALERT_RESEND_S": "2",
+    }
+    first = new_worker(**settings).wait_ready()
+    produce(bootstrap, topics.input, answers("checkout", [0] * 30 + [10] * 5, 0))
+    [page] = wait_until(lambda: active_alerts(alertmanager), 60, "the page")
+    first.kill()
+    second = new_worker(**settings).wait_ready()
+    wait_until(lambda: "1 alert states" in second.tail(400), 30, "the alert state to be recovered")
+    time.sleep(5)  # several evaluations and re-sends
+    assert "alert firing" not in second.tail(2000)  # no second page
+    [still] = active_alerts(alertmanager)
+    assert still["startsAt"] == page["startsAt"]
+    produce(bootstrap, topics.input, answers("checkout", [10] * 60, 100))
+    wait_until(lambda: not active_alerts(alertmanager), 60, "the resolve from the restarted worker")
+    assert second.tail(2000).count("alert resolved") == 1
