@@ -45,7 +45,8 @@ def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[
     )
 
 
-def _stop(process: subprocess.Popen[bytes] | None, grace_s: float = 15.0) -> None:
+def stop_group(process: subprocess.Popen[bytes] | None, grace_s: float = 15.0) -> None:
+    """SIGTERM a child's process group, then SIGKILL what is left after ``grace_s``."""
     if process is None or process.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
@@ -247,10 +248,10 @@ Ctrl-C stops everything.
         return 0
     finally:
         print("\nstopping ...")
-        _stop(simulator)
-        _stop(worker)
+        stop_group(simulator)
+        stop_group(worker)
         for _, process in extras:
-            _stop(process)
+            stop_group(process)
         WORKER_PID.unlink(missing_ok=True)
         if port is not None:
             localbroker.stop(port)

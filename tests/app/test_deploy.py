@@ -2,10 +2,11 @@
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
+
+from tests.cli import streamer
 
 ROOT = Path(__file__).parents[2]
 
@@ -67,21 +68,7 @@ def test_recording_and_alerting_rules_pass_promtool():
 
 
 def test_shipped_prometheus_alerts_are_the_export_of_the_example_rules():
-    exported = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streamer.cli",
-            "rules",
-            "export",
-            "--prometheus",
-            "deploy/rules.example.yaml",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    exported = streamer("rules", "export", "--prometheus", "deploy/rules.example.yaml").stdout
     regenerate = (
         "streamer rules export --prometheus deploy/rules.example.yaml"
         " > deploy/prometheus/alerts.yml"

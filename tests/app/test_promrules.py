@@ -1,26 +1,11 @@
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).parents[2]
+from tests.cli import streamer
 
 
 def test_exported_rules_pass_promtool(tmp_path: Path):
-    exported = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streamer.cli",
-            "rules",
-            "export",
-            "--prometheus",
-            "deploy/rules.example.yaml",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    exported = streamer("rules", "export", "--prometheus", "deploy/rules.example.yaml").stdout
     path = tmp_path / "alerts.yml"
     path.write_text(exported)
     checked = subprocess.run(

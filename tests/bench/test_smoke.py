@@ -4,30 +4,32 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[2]
 
 
-def test_core_throughput_smoke():
+@pytest.mark.parametrize(
+    ("module", "figures"),
+    [
+        (
+            "bench.core_throughput",
+            ["decode_validate", "decode_validate_tally", "full_core_with_records_and_windows"],
+        ),
+        (
+            "bench.worker_throughput",
+            ["raw_ceiling", "worker", "idiomatic_agent", "worker / raw ceiling"],
+        ),
+    ],
+)
+def test_benchmark_smoke(module, figures):
     result = subprocess.run(
-        [sys.executable, "-m", "bench.core_throughput", "--smoke"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    for stage in ("decode_validate", "decode_validate_tally", "full_core_with_records_and_windows"):
-        assert stage in result.stdout
-
-
-def test_worker_throughput_smoke():
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.worker_throughput", "--smoke"],
+        [sys.executable, "-m", module, "--smoke"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("raw_ceiling", "worker", "idiomatic_agent", "worker / raw ceiling"):
+    for name in figures:
         assert name in result.stdout

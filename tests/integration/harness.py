@@ -25,6 +25,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from streamer.demo import stop_group
+
 ROOT = Path(__file__).parents[2]
 
 
@@ -106,14 +108,8 @@ class WorkerProcess:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-                try:
-                    self.process.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                    self.process.wait()
+        if self.process is not None:
+            stop_group(self.process, 20)
 
     def get(self, path: str) -> bytes | None:
         try:
@@ -230,12 +226,7 @@ class Daemon:
             return None
 
     def stop(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+        stop_group(self.process, 10)
 
 
 def start_alertmanager(directory: Path, port: int | None = None) -> Daemon:

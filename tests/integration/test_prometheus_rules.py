@@ -2,14 +2,12 @@
 
 import json
 import random
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.cli import streamer
 from tests.integration.harness import (
-    ROOT,
     consume_all,
     produce,
     query,
@@ -58,23 +56,7 @@ def events(touchpoint, metric, scores, age_s, start):
 def test_prometheus_fires_what_the_worker_fires(bootstrap, topics, new_worker, tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
-    exported = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "streamer.cli",
-            "rules",
-            "export",
-            "--prometheus",
-            str(rules),
-            "--windows",
-            "5m,1h",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    exported = streamer("rules", "export", "--prometheus", str(rules), "--windows", "5m,1h").stdout
     alert_rules = tmp_path / "alerts.yml"
     alert_rules.write_text(exported)
     worker = new_worker(STREAMER_WINDOWS="5m,1h", STREAMER_RULES=str(rules)).wait_ready()
