@@ -165,8 +165,10 @@ def test_known_stream_is_scored_exactly(bootstrap, topics, new_worker):
         assert row["n"] == value(
             samples, "cx_responses", metric=row["metric"], touchpoint=row["touchpoint"], window="1h"
         )
-    # Personal data never reaches /metrics.
+    # Personal data never reaches /metrics, /scores or the worker's log.
     assert "person-" not in worker.get("/metrics").decode()
+    assert "person-" not in worker.get("/scores").decode()
+    assert "person-" not in worker.log.read_text(errors="replace")
 
     # Every bad message is on the dead-letter topic with its reason and source position.
     letters = [json.loads(m.value) for m in consume_all(bootstrap, topics.dlq, len(bad))]
