@@ -124,12 +124,6 @@ class Board:
                 self._add(record.key, dims, tally)
         self.advance(now_ms)
 
-    def keep_partitions(self, partitions: set[int]) -> None:
-        """Forget the records of partitions this worker no longer owns."""
-        if any(key.partition not in partitions for key in self.records):
-            kept = [r for key, r in self.records.items() if key.partition in partitions]
-            self.restore(kept, self.now_ms)
-
     def series(self) -> Iterator[tuple[SeriesKey, tuple[Tally, ...]]]:
         """Every live series with one tally per window, in the timeline's order."""
         for key, windows in self._windows.items():

@@ -109,10 +109,6 @@ class SeriesWindows:
     def __bool__(self) -> bool:
         return bool(self._buckets)
 
-    @property
-    def now_ms(self) -> int:
-        return self._now_ms
-
     def buckets(self) -> dict[int, Tally]:
         return dict(self._buckets)
 

@@ -119,14 +119,6 @@ def test_the_series_cap_folds_new_touchpoints_and_their_breakdowns():
     assert board.limiter.overflowed > 0
 
 
-def test_dropping_a_partition_removes_exactly_its_contribution():
-    board = Board(SCORING, TIMELINE, now_ms=NOW)
-    board.ingest([Sourced(p, 0, answer(f"e{p}", 10 if p else 0)) for p in (0, 1)], NOW)
-    board.keep_partitions({1})
-    assert scores_of(board)[SeriesKey(Metric.NPS, "checkout")][0] == NpsTally(promoters=1)
-    assert {k.partition for k in board.records} == {1}
-
-
 def test_a_series_knows_its_partition():
     board = Board(SCORING, TIMELINE, now_ms=NOW)
     board.ingest([Sourced(3, 0, answer("e", 9))], NOW)
