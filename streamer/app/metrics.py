@@ -7,14 +7,15 @@ Counts are exported next to the scores so that PromQL can re-aggregate across to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import Metric
 
 from streamer.core.board import Board
-from streamer.core.scales import Scoring
-from streamer.core.scores import KINDS, ScoreKind, estimate
+from streamer.core.scales import CesPolicy, Scoring
+from streamer.core.scores import KINDS, Estimate, ScoreKind, estimate
 from streamer.core.series import SeriesKey
 from streamer.core.tally import CesTally, CsatTally, NpsTally, Tally
 
@@ -64,6 +65,22 @@ def series_labels(series: SeriesKey, window: str) -> dict[str, str]:
     return {"touchpoint": series.touchpoint, **dict(series.dimensions), "window": window}
 
 
+class Readout(NamedTuple):
+    series: SeriesKey
+    window: str
+    tally: Tally
+    estimates: dict[ScoreKind, Estimate | None]
+
+
+def readouts(board: Board, ces: CesPolicy) -> Iterator[Readout]:
+    """Every live series and window with its scores: what /metrics and /scores both show."""
+    labels = [w.label for w in board.timeline.windows]
+    for series, totals in board.series():
+        for window, tally in zip(labels, totals, strict=True):
+            found = {kind: estimate(kind, tally, ces) for kind in KINDS[series.metric]}
+            yield Readout(series, window, tally, found)
+
+
 class ScoreCollector:
     """Reads the board at scrape time (prometheus-client custom collector protocol)."""
 
@@ -88,23 +105,22 @@ class ScoreCollector:
                 family = families[name] = Metric(name, doc, kind)
             family.add_sample(name, dict(labels), value)
 
-        labels_of = [w.label for w in self._board.timeline.windows]
-        for series, totals in self._board.series():
-            for window, tally in zip(labels_of, totals, strict=True):
-                labels = series_labels(series, window)
-                sample("cx_responses", {**labels, "metric": series.metric.value}, tally.n)
-                for name, count in _counts(tally):
-                    sample(name, labels, count)
-                for kind in KINDS[series.metric]:
-                    found = estimate(kind, tally, self._scoring.ces)
-                    if found is None:
-                        continue
-                    name = SCORE_NAMES[kind]
-                    sample(name, labels, found.value)
-                    sample(f"{name}_lower", labels, found.low)
-                    sample(f"{name}_upper", labels, found.high)
-                    if kind is ScoreKind.NPS:
-                        sample("cx_nps_standard_error", labels, found.standard_error)
+        for readout in readouts(self._board, self._scoring.ces):
+            labels = series_labels(readout.series, readout.window)
+            sample(
+                "cx_responses", {**labels, "metric": readout.series.metric.value}, readout.tally.n
+            )
+            for name, count in _counts(readout.tally):
+                sample(name, labels, count)
+            for kind, found in readout.estimates.items():
+                if found is None:
+                    continue
+                name = SCORE_NAMES[kind]
+                sample(name, labels, found.value)
+                sample(f"{name}_lower", labels, found.low)
+                sample(f"{name}_upper", labels, found.high)
+                if kind is ScoreKind.NPS:
+                    sample("cx_nps_standard_error", labels, found.standard_error)
         limiter = self._board.limiter
         sample("cx_series", {}, len(limiter))
         overflow = Metric(

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from streamer.app.metrics import series_labels
-from streamer.core.scores import KINDS, estimate
+from streamer.app.metrics import readouts, series_labels
 
 if TYPE_CHECKING:
     from streamer.app.worker import Worker
@@ -16,34 +15,26 @@ if TYPE_CHECKING:
 
 def scores_snapshot(worker: Worker) -> list[dict[str, Any]]:
     """Every series and window: n, the counts, and each score with its interval."""
-    board, ces = worker.board, worker.settings.scoring().ces
-    labels = [w.label for w in board.timeline.windows]
-    rows = []
-    for series, totals in board.series():
-        for window, tally in zip(labels, totals, strict=True):
-            scores = {}
-            for kind in KINDS[series.metric]:
-                found = estimate(kind, tally, ces)
-                scores[kind.value] = (
-                    None
-                    if found is None
-                    else {
-                        "value": found.value,
-                        "low": found.low,
-                        "high": found.high,
-                        "standard_error": found.standard_error,
-                    }
-                )
-            rows.append(
-                {
-                    "metric": series.metric.value,
-                    **series_labels(series, window),
-                    "n": tally.n,
-                    "counts": asdict(tally),
-                    "scores": scores,
+    return [
+        {
+            "metric": r.series.metric.value,
+            **series_labels(r.series, r.window),
+            "n": r.tally.n,
+            "counts": asdict(r.tally),
+            "scores": {
+                kind.value: None
+                if found is None
+                else {
+                    "value": found.value,
+                    "low": found.low,
+                    "high": found.high,
+                    "standard_error": found.standard_error,
                 }
-            )
-    return rows
+                for kind, found in r.estimates.items()
+            },
+        }
+        for r in readouts(worker.board, worker.scoring.ces)
+    ]
 
 
 def register_views(app: Any, worker: Worker) -> None:

@@ -57,8 +57,9 @@ class Worker:
         settings.validate_all()
         self.settings = settings
         self.partitions = partitions or settings.partitions
+        self.scoring = settings.scoring()
         self.board = Board(
-            settings.scoring(),
+            self.scoring,
             settings.timeline(),
             settings.breakdowns(),
             settings.max_series,
@@ -69,9 +70,9 @@ class Worker:
         self.recovered = False
         self.broker_reachable = False
         rules = rules_of(settings) if rules is None else rules
-        self.watch = Watch(rules, window_labels(settings), settings.scoring().ces)
+        self.watch = Watch(rules, window_labels(settings), self.scoring.ces)
         self.app = self._build_app()
-        self.registry.register(ScoreCollector(self.board, settings.scoring()))
+        self.registry.register(ScoreCollector(self.board, self.scoring))
         self.registry.register(LagCollector(self.lag))
 
     def _build_app(self) -> StreamerApp:
@@ -101,14 +102,14 @@ class Worker:
         alert_store = AlertStore(self._raw_table(app, ALERTS_TABLE), seal)
         self.ingest = Ingest(
             self.board,
-            Decoder(s.scoring(), s.limits()),
+            Decoder(self.scoring, s.limits()),
             store,
             dead_letters,
             self.metrics,
             wall_clock_ms,
             s.dlq_value_max_bytes,
             follow_ups=self._raw_topic(app, s.detractors_topic) if s.detractors_topic else None,
-            scoring=s.scoring(),
+            scoring=self.scoring,
         )
         dispatch = Dispatch(
             s.base_url(),
