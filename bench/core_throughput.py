@@ -10,41 +10,50 @@ bench/results/core_throughput.json. The median of R runs is reported.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import random
 import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import orjson
 
+from bench.report import save
+from streamer.core.board import Board, Sourced
 from streamer.core.events import Decoder, SurveyResponse
-from streamer.core.ledger import BucketKey, BucketRecord, Entry, apply
 from streamer.core.scales import Scoring
-from streamer.core.series import SeriesKey
+from streamer.core.series import parse_breakdowns
 from streamer.core.tally import Tallier
-from streamer.core.window import SeriesWindows, Timeline
+from streamer.core.window import Timeline
 
-RESULTS = Path(__file__).parent / "results"
 TOUCHPOINTS = [f"touchpoint-{i:02d}" for i in range(50)]
 CHANNELS = ["voice", "chat", "email", "web", "ivr"]
 METRICS = [("nps", None, 0, 10), ("csat", "1-5", 1, 5), ("ces", None, 1, 7)]
 
 
-def make_events(count: int, now_ms: int, seed: int = 7) -> list[bytes]:
-    """Realistic values: 50 touchpoints, 5 channels, the three metrics, the last hour of time."""
+SPAN_MS = 3_600_000
+JITTER_MS = 120_000
+
+
+def make_events(count: int, now_ms: int, seed: int = 7, shuffled: bool = False) -> list[bytes]:
+    """Realistic values: 50 touchpoints, 5 channels, the three metrics, the last hour of time.
+
+    Answers arrive roughly in the order they were given (each up to 2 minutes late), the way a
+    live stream or a replay of the last hour reads; ``shuffled`` spreads every batch over the
+    whole hour instead, the worst case for bucket records (one record touched per answer).
+    """
     rng = random.Random(seed)
     events = []
     for i in range(count):
         metric, scale, low, high = rng.choice(METRICS)
+        if shuffled:
+            ago_ms = rng.randrange(SPAN_MS)
+        else:
+            ago_ms = min(SPAN_MS - 1, SPAN_MS * (count - i) // count + rng.randrange(JITTER_MS))
         doc = {
             "event_id": f"evt-{seed}-{i:09d}",
             "occurred_at": time.strftime(
-                "%Y-%m-%dT%H:%M:%SZ", time.gmtime((now_ms - rng.randrange(3_600_000)) / 1000)
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime((now_ms - ago_ms) / 1000)
             ),
             "touchpoint": rng.choice(TOUCHPOINTS),
             "metric": metric,
@@ -82,35 +91,19 @@ def decode_and_tally(events: list[bytes], now_ms: int) -> None:
         tallier.tally(metric, answers)  # type: ignore[arg-type]
 
 
-def full_core(events: list[bytes], now_ms: int, batch: int = 1000) -> None:
-    """Decode, dedupe and apply to bucket records, then update the rolling windows, per batch."""
+def full_core(events: list[bytes], now_ms: int, batch: int = 5000) -> None:
+    """The worker's core path per batch: decode and validate, then the Board (series admission
+    under the cap, dedupe and bucket records, rolling windows of 5m, 1h, 24h, 7d by channel)."""
     decode = Decoder().decode
-    tallier = Tallier(Scoring())
-    timeline = Timeline.parse("1m", "5m,1h,24h,7d")
-    records: dict[BucketKey, BucketRecord] = {}
-    windows: dict[SeriesKey, SeriesWindows] = {}
+    board = Board(Scoring(), Timeline.parse("1m", "5m,1h,24h,7d"), parse_breakdowns("channel"))
     for start in range(0, len(events), batch):
-        grouped: dict[BucketKey, list[Entry]] = {}
+        answers = []
         for offset, raw in enumerate(events[start : start + batch], start):
             response = decode(raw, now_ms)
-            if type(response) is not SurveyResponse:
-                continue
-            key = BucketKey(
-                0, response.metric, response.touchpoint, timeline.bucket_of(response.occurred_at_ms)
-            )
-            dims = ((), (("channel", response.channel or "unknown"),))
-            grouped.setdefault(key, []).append(
-                Entry(offset, response.event_id, response.scale, response.score, dims)
-            )
-        for key, entries in grouped.items():
-            applied = apply(records.get(key) or BucketRecord(key), entries, tallier)
-            records[key] = applied.record
-            for dims, delta in applied.delta.items():
-                series = SeriesKey(key.metric, key.touchpoint, dims)
-                window = windows.get(series)
-                if window is None:
-                    window = windows[series] = SeriesWindows(key.metric, timeline, now_ms)
-                window.add(key.bucket_start, delta)
+            if type(response) is SurveyResponse:
+                answers.append(Sourced(0, offset, response))
+        board.ingest(answers, now_ms)
+        board.advance(now_ms)
 
 
 def measure(
@@ -148,21 +141,16 @@ def main() -> None:
     for name, rate in figures.items():
         print(f"{name:38s} {rate:12,.0f} events/s")
     print("target (decode_validate_tally)          250,000 events/s")
-    result = {
-        "benchmark": "core_throughput",
-        "events": count,
-        "runs": runs,
-        "events_per_second_median": {k: round(v) for k, v in figures.items()},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "command": "python -m bench.core_throughput",
-    }
     if not args.smoke:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "core_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+        save(
+            "core_throughput",
+            f"python -m bench.core_throughput --events {count} --runs {runs}",
+            {
+                "events": count,
+                "runs": runs,
+                "events_per_second_median": {k: round(v) for k, v in figures.items()},
+            },
+        )
 
 
 if __name__ == "__main__":

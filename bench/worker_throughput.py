@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import statistics
@@ -29,9 +28,10 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.core_throughput import RESULTS, make_events
-from streamer import localbroker
-from tests.integration.harness import Topics, WorkerProcess, free_port, total, wait_until
+from bench.broker import local_broker
+from bench.core_throughput import make_events
+from bench.report import save
+from tests.integration.harness import Topics, WorkerProcess, total, wait_until
 
 ROOT = Path(__file__).parents[1]
 PARTITIONS = 8
@@ -78,13 +78,14 @@ async def raw_ceiling(bootstrap: str, topic: str, count: int) -> float:
     return count / elapsed
 
 
-def worker_rate(bootstrap: str, topic: str, count: int, log_dir: Path, **env: str) -> float:
+def worker_rate(
+    bootstrap: str, topic: str, count: int, log_dir: Path, profile: Path | None = None, **env: str
+) -> float:
     topics = Topics("bench")
     topics.input = topic
     settings = {
         "STREAMER_DETRACTORS_TOPIC": "",
         "STREAMER_ALERTS_TOPIC": "",
-        "STREAMER_BATCH_WITHIN_S": "0.2",
         **env,
     }
     worker = WorkerProcess(bootstrap, topics, log_dir, partitions=PARTITIONS, **settings).start()
@@ -98,10 +99,28 @@ def worker_rate(bootstrap: str, topic: str, count: int, log_dir: Path, **env: st
         wait_until(lambda: counted() > 0, 120, "the first event")
         started = time.perf_counter()
         first = counted()
-        wait_until(lambda: counted() >= count, 3600, "every event", every_s=0.2)
-        return (count - first) / (time.perf_counter() - started)
+        spy = None if profile is None else record_profile(worker, profile)
+        wait_until(lambda: counted() >= count, 3600, "every event", every_s=1.0)
+        rate = (count - first) / (time.perf_counter() - started)
+        if spy is not None:
+            spy.wait(60)
+        return rate
     finally:
         worker.stop()
+
+
+def record_profile(worker: WorkerProcess, path: Path) -> subprocess.Popen[bytes]:
+    """py-spy samples the live worker for 10 s; collapsed stacks, one line per stack."""
+    assert worker.process is not None
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [
+            *(spy, "record", "--pid", str(worker.process.pid), "--duration", "10", "--idle"),
+            *("--format", "raw", "--output", str(path), "--nonblocking"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def idiomatic_rate(bootstrap: str, topic: str, count: int) -> float:
@@ -140,34 +159,32 @@ def main() -> None:
     parser.add_argument("--idiomatic-events", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument(
+        "--profile", type=Path, help="write py-spy's collapsed stacks of the worker (1st run)"
+    )
     args = parser.parse_args()
     count, idiomatic_count, runs = (
         (2_000, 500, 1) if args.smoke else (args.events, args.idiomatic_events, args.runs)
     )
-    port = free_port()
-    localbroker.RUN_DIR = Path(tempfile.mkdtemp(prefix="bench-broker-"))
-    localbroker.start(port)
-    bootstrap = f"127.0.0.1:{port}"
     figures: dict[str, list[float]] = {
         "produce": [],
         "raw_ceiling": [],
         "worker": [],
         "idiomatic_agent": [],
     }
-    try:
+    with local_broker() as (bootstrap, log_dir):
         events = make_events(count, int(time.time() * 1000))
         for run in range(runs):
             topic = f"bench-{uuid.uuid4().hex[:8]}"
             figures["produce"].append(asyncio.run(produce(bootstrap, topic, events)))
             figures["raw_ceiling"].append(asyncio.run(raw_ceiling(bootstrap, topic, count)))
-            figures["worker"].append(worker_rate(bootstrap, topic, count, localbroker.RUN_DIR))
+            profile = args.profile if run == 0 else None
+            figures["worker"].append(worker_rate(bootstrap, topic, count, log_dir, profile))
             figures["idiomatic_agent"].append(idiomatic_rate(bootstrap, topic, idiomatic_count))
             print(
                 f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in figures.items()),
                 flush=True,
             )
-    finally:
-        localbroker.stop(port)
     median = {k: statistics.median(v) for k, v in figures.items()}
     ratios = {
         "worker_vs_raw": median["worker"] / median["raw_ceiling"],
@@ -178,22 +195,16 @@ def main() -> None:
     print(f"worker / raw ceiling     {ratios['worker_vs_raw']:.1%}   (target >= 25%)")
     print(f"worker / idiomatic agent {ratios['worker_vs_idiomatic']:.1f}x  (target >= 10x)")
     if not args.smoke:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "worker_throughput.json").write_text(
-            json.dumps(
-                {
-                    "benchmark": "worker_throughput",
-                    "events": count,
-                    "idiomatic_events": idiomatic_count,
-                    "runs": runs,
-                    "events_per_second_median": {k: round(v) for k, v in median.items()},
-                    "ratios": {k: round(v, 4) for k, v in ratios.items()},
-                    "machine": {"cpus": os.cpu_count()},
-                    "command": "python -m bench.worker_throughput",
-                },
-                indent=2,
-            )
-            + "\n"
+        save(
+            "worker_throughput",
+            f"python -m bench.worker_throughput --events {count} --runs {runs}",
+            {
+                "events": count,
+                "idiomatic_events": idiomatic_count,
+                "runs": runs,
+                "events_per_second_median": {k: round(v) for k, v in median.items()},
+                "ratios": {k: round(v, 4) for k, v in ratios.items()},
+            },
         )
 
 

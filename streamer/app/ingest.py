@@ -20,7 +20,8 @@ class Message(Protocol):
     topic: str
     partition: int
     offset: int
-    timestamp: float | None
+    timestamp: int | None
+    """Milliseconds since the epoch (aiokafka's ConsumerRecord)."""
     key: bytes | None
     value: bytes | None
 
@@ -63,13 +64,12 @@ class Ingest:
         for message in messages:
             result = self._decode(message.value or b"", now_ms)
             if isinstance(result, Rejection):
-                stamp = None if message.timestamp is None else int(message.timestamp * 1000)
                 letter = dead_letter(
                     result,
                     message.topic,
                     message.partition,
                     message.offset,
-                    stamp,
+                    message.timestamp,
                     message.value,
                     self._dlq_max,
                 )
@@ -94,11 +94,11 @@ class Ingest:
         if newest_ms is not None and (self._newest_ms is None or newest_ms > self._newest_ms):
             self._newest_ms = newest_ms
             self._metrics.last_event.set(newest_ms / 1000)
-        done_s = self._clock_ms() / 1000
+        done_ms = self._clock_ms()
         stamps = [m.timestamp for m in messages if m.timestamp]
         if stamps:
-            self._metrics.delay.observe(max(0.0, done_s - min(stamps)))
-        self._metrics.last_processed.set(done_s)
+            self._metrics.delay.observe(max(0, done_ms - min(stamps)) / 1000)
+        self._metrics.last_processed.set(done_ms / 1000)
 
 
 def follow_up(response: SurveyResponse) -> bytes:

@@ -56,7 +56,6 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     batch_max: int = Field(5_000, ge=1)
-    batch_within_s: float = Field(0.2, gt=0)
     tick_s: float = Field(1.0, gt=0)
     session_timeout_s: float = 10.0
     data_dir: str = ".run/worker-data"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -17,6 +18,7 @@ from aiokafka.client import AIOKafkaClient
 from prometheus_client import CollectorRegistry
 
 from streamer.app.ingest import Ingest
+from streamer.app.intake import Intake
 from streamer.app.kafka import client_options
 from streamer.app.metrics import LagCollector, ScoreCollector, WorkerMetrics
 from streamer.app.settings import Settings
@@ -38,13 +40,20 @@ def wall_clock_ms() -> int:
 
 
 class StreamerApp(faust.App):
-    """Creates missing topics before Faust starts using them."""
+    """Creates missing topics before Faust starts using them, and hands the input topic's
+    fetched records to the intake in bulk."""
 
     streamer_settings: Settings
+    streamer_intake: Intake
 
     async def on_first_start(self) -> None:
         await ensure_topics(self.streamer_settings)
         await super().on_first_start()
+
+    def _new_consumer(self) -> Any:
+        consumer: Any = super()._new_consumer()
+        consumer._getmany = self.streamer_intake.wrap(consumer._getmany)
+        return consumer
 
 
 class Worker:
@@ -87,6 +96,7 @@ class Worker:
             broker_session_timeout=s.session_timeout_s,
             broker_rebalance_timeout=s.session_timeout_s,
             broker_heartbeat_interval=max(1.0, s.session_timeout_s / 5),
+            broker_max_poll_records=s.batch_max,
             consumer_auto_offset_reset="earliest",
             web_host=s.web_host,
             web_bind=s.web_host,
@@ -118,11 +128,13 @@ class Worker:
             HttpSink("webhook", s.alert_webhook_url) if s.alert_webhook_url else None,
         )
 
-        @app.agent(source, name="score")
-        async def score(stream: Any) -> None:
-            async for events in stream.take_events(s.batch_max, within=s.batch_within_s):
-                self.ingest.process([event.message for event in events])
-                await seal()  # before the batch is acked, so before its offsets are committed
+        # Subscribed for the assignment (the tables follow the input's partitions), but its
+        # records never reach Faust's per-message path: the intake takes them (intake.py).
+        app.topics.add(source)
+        intake = app.streamer_intake = Intake(
+            s.input_topic, self.ingest.process, seal, self._commit, s.batch_max
+        )
+        app.task(_runner(intake.run))
 
         async def recovered() -> None:
             # Faust recovers every table before it calls any recovery callback.
@@ -131,6 +143,7 @@ class Worker:
             self.board.restore(store.load(mine), now_ms)
             self.watch.restore(alert_store.load(mine))
             self.recovered = True
+            intake.open()
             log.info(
                 "state recovered for partitions %s: %d bucket records, %d alert states",
                 sorted(mine),
@@ -143,6 +156,7 @@ class Worker:
         @app.on_partitions_revoked.connect
         async def revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
             self.recovered = False
+            await intake.close()
 
         @app.timer(s.tick_s)
         async def tick() -> None:
@@ -163,7 +177,7 @@ class Worker:
                 dispatch.resend(self.watch.firing())
 
         for sink in dispatch.http_sinks():
-            app.task(_runner(sink))
+            app.task(_runner(sink.run))
 
         probe: dict[str, AIOKafkaClient] = {}
 
@@ -202,6 +216,12 @@ class Worker:
         )
         table.key_serializer = table.value_serializer = "raw"
         return table
+
+    async def _commit(self, positions: dict[Any, int]) -> bool:
+        # Faust commits only offsets of messages it delivered itself; the intake's go through
+        # the same consumer, which treats a rebalance in progress as "not committed".
+        consumer: Any = self.app.consumer
+        return bool(await consumer._commit(positions))
 
     def _assigned_partitions(self, app: faust.App) -> set[int]:
         return {
@@ -245,9 +265,12 @@ async def _reachable(settings: Settings, probe: dict[str, AIOKafkaClient]) -> bo
         return False
 
 
-def _runner(sink: HttpSink) -> Any:
+def _runner(loop: Callable[[], Awaitable[None]]) -> Any:
+    """Faust passes the app to a task whose signature takes an argument; a bound method's
+    ``self`` would confuse it."""
+
     async def run() -> None:
-        await sink.run()
+        await loop()
 
     return run
 

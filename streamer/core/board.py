@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from operator import attrgetter
 from typing import NamedTuple
 
 from streamer.core.events import SurveyResponse
@@ -56,6 +57,11 @@ class Board:
         self._partitions: dict[SeriesKey, int] = {}
         self._bucket_starts: list[int] = []  # sorted, for expiry without a scan
         self._keys_by_bucket: dict[int, set[BucketKey]] = {}
+        names = [name for breakdown in self.breakdowns for name in breakdown]
+        self._identity = attrgetter("metric", "touchpoint", *names)
+        self._admitted: dict[tuple[object, ...], tuple[str, tuple[Dimensions, ...]]] = {}
+        """Admissions already made, by the answer's series identity: the per-answer cost of
+        building and admitting series keys, paid once per series while nothing is released."""
 
     def ingest(self, answers: Iterable[Sourced], now_ms: int) -> Ingested:
         outcomes: Counter[Outcome] = Counter()
@@ -97,6 +103,7 @@ class Board:
                 del self._windows[series]
                 self._partitions.pop(series, None)
                 self.limiter.release(series)
+                self._admitted.clear()
         cut = bisect_left(self._bucket_starts, now_ms - self.timeline.horizon_ms)
         expired: list[BucketKey] = []
         for start in self._bucket_starts[:cut]:
@@ -114,6 +121,7 @@ class Board:
         self._bucket_starts.clear()
         self._keys_by_bucket.clear()
         self.limiter = SeriesLimiter(self.limiter.max_series)
+        self._admitted.clear()
         self.now_ms = now_ms
         for record in records:
             if self.timeline.is_expired(record.key.bucket_start, now_ms):
@@ -134,13 +142,23 @@ class Board:
         return self._partitions.get(series)
 
     def _admit(self, response: SurveyResponse) -> tuple[str, tuple[Dimensions, ...]]:
+        identity = self._identity(response)
+        known = self._admitted.get(identity)
+        if known is not None:
+            return known
         keys = series_keys(response, self.breakdowns)
         base = self.limiter.admit(keys[0])
         dims: list[Dimensions] = [()]
+        folded = base != keys[0]
         for key in keys[1:]:
             # A touchpoint folded into __other__ takes its breakdowns along.
-            dims.append(self.limiter.admit(key._replace(touchpoint=base.touchpoint)).dimensions)
-        return base.touchpoint, tuple(dims)
+            admitted = self.limiter.admit(key._replace(touchpoint=base.touchpoint))
+            folded = folded or admitted != key
+            dims.append(admitted.dimensions)
+        admission = base.touchpoint, tuple(dims)
+        if not folded:  # a folded answer may be admitted once a slot frees: ask again then
+            self._admitted[identity] = admission
+        return admission
 
     def _keep(self, record: BucketRecord) -> None:
         key = record.key

@@ -115,6 +115,22 @@ def _fail(reason: Reason, message: str) -> _Invalid:
 
 def parse_timestamp_ms(text: str) -> int:
     """RFC 3339 with a required offset -> UTC epoch milliseconds (sub-millisecond truncated)."""
+    # Answers arrive in bursts sharing a second: a small cache skips most of the parsing.
+    cached = _stamp_cache.get(text)
+    if cached is not None:
+        return cached
+    stamp_ms = _parse_timestamp_ms(text)
+    if len(_stamp_cache) >= _STAMP_CACHE_SIZE:
+        _stamp_cache.clear()
+    _stamp_cache[text] = stamp_ms
+    return stamp_ms
+
+
+_STAMP_CACHE_SIZE = 4096
+_stamp_cache: dict[str, int] = {}
+
+
+def _parse_timestamp_ms(text: str) -> int:
     if _RFC3339.fullmatch(text) is None:
         raise ValueError("expected an RFC 3339 timestamp with an offset, like 2026-11-22T10:00:00Z")
     stamp = datetime.fromisoformat(text.upper())

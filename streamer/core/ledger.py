@@ -82,8 +82,9 @@ class Applied(NamedTuple):
 def apply(record: BucketRecord, entries: Iterable[Entry], tallier: Tallier) -> Applied:
     """Apply entries in offset order; skip replays and duplicates. Pure: returns a new record."""
     outcomes: Counter[Outcome] = Counter()
-    answers: dict[Dimensions, Counter[tuple[Scale, int]]] = {}
-    seen = set(record.seen)
+    answers: dict[Dimensions, dict[tuple[Scale, int], int]] = {}
+    seen = record.seen
+    fresh: set[str] = set()
     accepted: list[int] = []
     applied_offset = record.applied_offset
     for entry in entries:
@@ -91,21 +92,28 @@ def apply(record: BucketRecord, entries: Iterable[Entry], tallier: Tallier) -> A
             outcomes[Outcome.REPLAYED] += 1
             continue
         applied_offset = entry.offset
-        if entry.event_id in seen:
+        event_id = entry.event_id
+        if event_id in seen or event_id in fresh:
             outcomes[Outcome.DUPLICATE] += 1
             continue
-        seen.add(entry.event_id)
+        fresh.add(event_id)
         accepted.append(entry.offset)
-        outcomes[Outcome.ACCEPTED] += 1
+        answer = (entry.scale, entry.score)
         for dims in entry.series:
-            answers.setdefault(dims, Counter())[(entry.scale, entry.score)] += 1
+            counts = answers.get(dims)
+            if counts is None:
+                answers[dims] = {answer: 1}
+            else:
+                counts[answer] = counts.get(answer, 0) + 1
+    if accepted:
+        outcomes[Outcome.ACCEPTED] += len(accepted)
     metric = record.key.metric
     delta = {dims: tallier.tally(metric, counts) for dims, counts in answers.items()}
     tallies = dict(record.tallies)
     for dims, tally in delta.items():
         previous = tallies.get(dims)
         tallies[dims] = tally if previous is None else previous + tally  # type: ignore[operator]
-    record = BucketRecord(record.key, tallies, frozenset(seen), applied_offset)
+    record = BucketRecord(record.key, tallies, seen | fresh if fresh else seen, applied_offset)
     return Applied(record, delta, outcomes, accepted)
 
 

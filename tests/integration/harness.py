@@ -76,7 +76,6 @@ class WorkerProcess:
             "STREAMER_PARTITIONS": str(partitions),
             "STREAMER_WEB_PORT": str(self.port),
             "STREAMER_DATA_DIR": str(log_dir / f"data-{self.port}"),
-            "STREAMER_BATCH_WITHIN_S": "0.05",
             **env,
         }
         self.process: subprocess.Popen[bytes] | None = None
