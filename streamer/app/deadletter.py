@@ -1,4 +1,5 @@
-"""Dead-letter records: a rejected message with its reason, source and (truncated) value."""
+"""Dead-letter records: a message that was not counted, with the reason (a decoder's rejection
+reason, or ``late``), its source and its (truncated) value."""
 
 from __future__ import annotations
 
@@ -6,11 +7,10 @@ import base64
 
 import orjson
 
-from streamer.core.events import Rejection
-
 
 def dead_letter(
-    rejection: Rejection,
+    reason: str,
+    explanation: str,
     topic: str,
     partition: int,
     offset: int,
@@ -21,8 +21,8 @@ def dead_letter(
     raw = value or b""
     return orjson.dumps(
         {
-            "reason": rejection.reason.value,
-            "message": rejection.message,
+            "reason": reason,
+            "message": explanation,
             "source": {
                 "topic": topic,
                 "partition": partition,

@@ -11,6 +11,7 @@ from streamer.app.deadletter import dead_letter
 from streamer.app.metrics import WorkerMetrics
 from streamer.app.store import BucketStore
 from streamer.core.board import Board, Sourced
+from streamer.core.durations import format_duration_ms
 from streamer.core.events import Decoder, Rejection, SurveyResponse
 from streamer.core.ledger import Outcome
 from streamer.core.scales import Scoring
@@ -64,17 +65,7 @@ class Ingest:
         for message in messages:
             result = self._decode(message.value or b"", now_ms)
             if isinstance(result, Rejection):
-                letter = dead_letter(
-                    result,
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    message.timestamp,
-                    message.value,
-                    self._dlq_max,
-                )
-                self._dead_letters.send_soon(key=message.key, value=letter)
-                self._metrics.dead_letters.inc()
+                self._dead_letter(message, result.reason.value, result.message)
                 rejected.labels(Outcome.REJECTED.value, result.reason.value).inc()
             else:
                 answers.append(Sourced(message.partition, message.offset, result))
@@ -82,6 +73,16 @@ class Ingest:
                     newest_ms = result.occurred_at_ms
             self.next_offset[message.partition] = message.offset + 1
         ingested = self._board.ingest(answers, now_ms)
+        if ingested.late:
+            by_position = {(m.partition, m.offset): m for m in messages}
+            horizon = format_duration_ms(self._board.timeline.horizon_ms)
+            for answer in ingested.late:
+                self._dead_letter(
+                    by_position[(answer.partition, answer.offset)],
+                    Outcome.LATE.value,
+                    f"occurred_at is older than the longest window plus the grace period "
+                    f"({horizon}): its bucket has expired",
+                )
         for record in ingested.changed:
             self._store.save(record)
         if self._follow_ups is not None:
@@ -99,6 +100,20 @@ class Ingest:
         if stamps:
             self._metrics.delay.observe(max(0, done_ms - min(stamps)) / 1000)
         self._metrics.last_processed.set(done_ms / 1000)
+
+    def _dead_letter(self, message: Message, reason: str, explanation: str) -> None:
+        letter = dead_letter(
+            reason,
+            explanation,
+            message.topic,
+            message.partition,
+            message.offset,
+            message.timestamp,
+            message.value,
+            self._dlq_max,
+        )
+        self._dead_letters.send_soon(key=message.key, value=letter)
+        self._metrics.dead_letters.inc()
 
 
 def follow_up(response: SurveyResponse) -> bytes:

@@ -30,6 +30,13 @@ SENTINEL = b"\x00seal"
 """The key of the seal records; never a real key (those are text without NUL)."""
 
 
+def kept(value: bytes) -> bytes:
+    """An exact-size copy of ``orjson.dumps`` output for values held in memory: orjson's bytes
+    keep the allocation of its output buffer, and a table of small records held that way was
+    measured at 3.5x the resident memory (bench/memory.py: 42 MB against 12 MB)."""
+    return bytes(memoryview(value))
+
+
 class ChangelogSeal:
     def __init__(self, flush: Callable[[], Awaitable[None]]) -> None:
         self._flush = flush
@@ -59,7 +66,7 @@ class BucketStore:
 
     def save(self, record: BucketRecord) -> None:
         key = record.key.encode().encode()
-        value = orjson.dumps(ledger.encode(record))
+        value = kept(orjson.dumps(ledger.encode(record)))
         self._table.data[key] = value
         self._table.send_changelog(record.key.partition, key, value)
         self._seal.wrote(self._table, record.key.partition)
@@ -108,7 +115,7 @@ class AlertStore:
             self._seal.wrote(self._table, partition)
             return
         self._partitions[key] = partition
-        value = orjson.dumps({"partition": partition, **encode_state(state)})
+        value = kept(orjson.dumps({"partition": partition, **encode_state(state)}))
         self._table.data[raw] = value
         self._table.send_changelog(partition, raw, value)
         self._seal.wrote(self._table, partition)

@@ -36,6 +36,8 @@ class Ingested(NamedTuple):
     outcomes: Counter[Outcome]
     accepted: list[Sourced]
     """Answers counted for the first time (not duplicates, replays or late ones)."""
+    late: list[Sourced]
+    """Answers whose bucket has expired (for the dead-letter topic)."""
 
 
 class Board:
@@ -67,12 +69,14 @@ class Board:
         outcomes: Counter[Outcome] = Counter()
         grouped: dict[BucketKey, list[Entry]] = {}
         by_position: dict[tuple[int, int], Sourced] = {}
+        late: list[Sourced] = []
         timeline = self.timeline
         for item in answers:
             partition, offset, response = item
             bucket = timeline.bucket_of(response.occurred_at_ms)
             if timeline.is_expired(bucket, now_ms):
                 outcomes[Outcome.LATE] += 1
+                late.append(item)
                 continue
             touchpoint, series = self._admit(response)
             key = BucketKey(partition, response.metric, touchpoint, bucket)
@@ -92,7 +96,7 @@ class Board:
             changed.append(applied.record)
             for dims, delta in applied.delta.items():
                 self._add(key, dims, delta)
-        return Ingested(changed, outcomes, accepted)
+        return Ingested(changed, outcomes, accepted, late)
 
     def advance(self, now_ms: int) -> list[BucketKey]:
         """Move every window to ``now_ms``; returns the keys of records that expired."""

@@ -170,10 +170,15 @@ def test_known_stream_is_scored_exactly(bootstrap, topics, new_worker):
     assert "person-" not in worker.get("/scores").decode()
     assert "person-" not in worker.log.read_text(errors="replace")
 
-    # Every bad message is on the dead-letter topic with its reason and source position.
-    letters = [json.loads(m.value) for m in consume_all(bootstrap, topics.dlq, len(bad))]
-    assert len(letters) == len(bad)
+    # Every bad and every late message is on the dead-letter topic with its reason and source
+    # position.
+    expected_letters = len(bad) + len(late)
+    letters = [json.loads(m.value) for m in consume_all(bootstrap, topics.dlq, expected_letters)]
+    assert len(letters) == expected_letters
     by_position = {(x["source"]["partition"], x["source"]["offset"]): x for x in letters}
+    late_start = len(recent + older + quiet)
+    for position in metadata[late_start : late_start + len(late)]:
+        assert by_position[position]["reason"] == "late"
     for (raw, reason), position in zip(bad, metadata[len(valid_messages) :], strict=True):
         letter = by_position[position]
         assert letter["reason"] == reason
