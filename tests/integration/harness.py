@@ -131,6 +131,12 @@ class WorkerProcess:
         body = self.get("/scores")
         return [] if body is None else list(json.loads(body)["series"])
 
+    def rss_mb(self) -> float:
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        kb = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+        return int(kb) / 1024
+
     def tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -153,12 +159,20 @@ def total(
 
 
 def produce(
-    bootstrap: str, topic: str, messages: Iterable[tuple[bytes | None, bytes]]
+    bootstrap: str,
+    topic: str,
+    messages: Iterable[tuple[bytes | None, bytes]],
+    max_request_size: int = 1_048_576,
 ) -> list[tuple[int, int]]:
     """Publish and return each message's (partition, offset), in order."""
 
     async def run() -> list[tuple[int, int]]:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            linger_ms=5,
+            max_request_size=max_request_size,
+        )
         await producer.start()
         try:
             futures = [await producer.send(topic, value, key=key) for key, value in messages]
