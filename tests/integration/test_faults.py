@@ -1,5 +1,6 @@
-"""Faults: the broker freezes mid-stream; the worker survives, says so, and ends exact."""
+"""Faults: the broker freezes or stops mid-stream; the worker survives and says so."""
 
+import contextlib
 import os
 import re
 import signal
@@ -26,7 +27,8 @@ def own_broker(tmp_path: Path):
     try:
         yield f"127.0.0.1:{port}", pid
     finally:
-        os.kill(pid, signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError):  # a test may have restarted it
+            os.kill(pid, signal.SIGCONT)
         localbroker.stop(port)
         localbroker.RUN_DIR = previous
 
@@ -74,5 +76,57 @@ def test_a_frozen_broker_makes_the_worker_unready_then_it_ends_exact(own_broker,
         back = re.findall(r"broker \S+ reachable", log)
         assert len(gone) == 1, "one line when the broker goes, not one per retry"
         assert len(back) == 2  # at start, and once when it is back
+    finally:
+        worker.stop()
+
+
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("KAFKA_BOOTSTRAP")),
+    reason="stops the local broker process, not a cluster",
+)
+def test_a_stopped_broker_neither_crashes_nor_spins_the_worker(own_broker, tmp_path):
+    """The local broker keeps its log in memory, so a restart brings back an empty cluster:
+    here "resumes" means the worker reconnects, becomes ready, and counts new answers. On Apache
+    Kafka the topics and offsets survive a restart and the stall test above is the model."""
+    bootstrap, _ = own_broker
+    port = int(bootstrap.rsplit(":", 1)[1])
+    topics = Topics()
+    worker = WorkerProcess(bootstrap, topics, tmp_path).start()
+    try:
+        worker.wait_ready()
+        events, messages = stream(2_000, seed=8)
+        produce(bootstrap, topics.input, messages)
+        wait_until(lambda: counted([worker]) == expected_counts(events), 60, "the first answers")
+
+        localbroker.stop(port)
+        stopped_at = time.monotonic()
+        cpu_before = cpu_seconds(worker.process.pid)
+        wait_until(lambda: not ready(worker), 20, "/readyz to report the broker unreachable")
+        while time.monotonic() - stopped_at < 30:
+            assert worker.process.poll() is None, worker.tail()
+            time.sleep(1)
+        cpu = cpu_seconds(worker.process.pid) - cpu_before
+        assert cpu < 10, f"the worker used {cpu:.1f} s of CPU in 30 s without a broker"
+
+        localbroker.start(port)
+        wait_until(lambda: ready(worker), 120, "/readyz to recover")
+        later, more = stream(500, seed=9, start=50_000)
+        produce(bootstrap, topics.input, more)
+        wait_until(
+            lambda: (
+                sum(counted([worker], window="5m").values()) >= sum(expected_counts(later).values())
+            ),
+            120,
+            "answers sent after the restart to be counted",
+        )
+        log = worker.tail(20_000)
+        assert len(re.findall(r"broker \S+ unreachable", log)) == 1
+        assert worker.process.poll() is None
+        print(f"\nbroker stopped 30 s: worker alive, {cpu:.1f} s CPU while it was down")
     finally:
         worker.stop()
