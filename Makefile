@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck observability bench clean
+.PHONY: run test lint typecheck observability bench soak clean
 
 $(STAMP): pyproject.toml requirements/broker.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,12 @@ run: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.core_throughput
 	$(BIN)/python -m bench.worker_throughput
+	$(BIN)/python -m bench.freshness
+	$(BIN)/python -m bench.memory
+
+# The long fault runs: 100,000 answers through five crashes, larger floods and bursts.
+soak: $(STAMP) observability
+	STREAMER_SOAK=1 $(BIN)/python -m pytest tests/integration/test_crashes.py tests/integration/test_floods.py -s
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -5,8 +5,10 @@
 Produces N realistic events (50 touchpoints, 5 channels, the three metrics, event times over
 the last hour) to the local broker, then measures on the same topic, one process each:
 (a) aiokafka getmany() + orjson.loads of every value; (b) a streamer worker from the start of
-the topic (events/s from its own counters, first counted to all counted); (c) the idiomatic
-agent on the first M events (it is too slow to wait for N).
+the topic (events/s from its own counters, from ready to all counted); (b2) two workers of
+one group on the same 8 partitions (scale-out); (c) the idiomatic agent on the first M events
+(it is too slow to wait for N). ``--profile FILE`` samples the first run's worker with py-spy
+(summarise with ``python -m bench.stacks FILE``).
 Writes bench/results/worker_throughput.json.
 """
 
@@ -79,34 +81,39 @@ async def raw_ceiling(bootstrap: str, topic: str, count: int) -> float:
 
 
 def worker_rate(
-    bootstrap: str, topic: str, count: int, log_dir: Path, profile: Path | None = None, **env: str
+    bootstrap: str,
+    topic: str,
+    count: int,
+    log_dir: Path,
+    profile: Path | None = None,
+    workers: int = 1,
 ) -> float:
+    """Events/s of ``workers`` workers of one group on the topic, from their own counters."""
     topics = Topics("bench")
     topics.input = topic
-    settings = {
-        "STREAMER_DETRACTORS_TOPIC": "",
-        "STREAMER_ALERTS_TOPIC": "",
-        **env,
-    }
-    worker = WorkerProcess(bootstrap, topics, log_dir, partitions=PARTITIONS, **settings).start()
+    settings = {"STREAMER_DETRACTORS_TOPIC": "", "STREAMER_ALERTS_TOPIC": ""}
+    group = [
+        WorkerProcess(bootstrap, topics, log_dir, partitions=PARTITIONS, **settings).start()
+        for _ in range(workers)
+    ]
     try:
-        worker.wait_ready(180)
+        for worker in group:
+            worker.wait_ready(180)
 
         def counted() -> float:
-            samples = worker.metrics()
-            return total(samples, "cx_events_total")
+            return sum(total(worker.metrics(), "cx_events_total") for worker in group)
 
-        wait_until(lambda: counted() > 0, 120, "the first event")
+        # From ready (state recovered, input assigned) to all counted: fetching included.
         started = time.perf_counter()
-        first = counted()
-        spy = None if profile is None else record_profile(worker, profile)
-        wait_until(lambda: counted() >= count, 3600, "every event", every_s=1.0)
-        rate = (count - first) / (time.perf_counter() - started)
+        spy = None if profile is None else record_profile(group[0], profile)
+        wait_until(lambda: counted() >= count, 3600, "every event", every_s=0.5)
+        rate = count / (time.perf_counter() - started)
         if spy is not None:
             spy.wait(60)
         return rate
     finally:
-        worker.stop()
+        for worker in group:
+            worker.stop()
 
 
 def record_profile(worker: WorkerProcess, path: Path) -> subprocess.Popen[bytes]:
@@ -170,6 +177,7 @@ def main() -> None:
         "produce": [],
         "raw_ceiling": [],
         "worker": [],
+        "two_workers": [],
         "idiomatic_agent": [],
     }
     with local_broker() as (bootstrap, log_dir):
@@ -180,6 +188,7 @@ def main() -> None:
             figures["raw_ceiling"].append(asyncio.run(raw_ceiling(bootstrap, topic, count)))
             profile = args.profile if run == 0 else None
             figures["worker"].append(worker_rate(bootstrap, topic, count, log_dir, profile))
+            figures["two_workers"].append(worker_rate(bootstrap, topic, count, log_dir, workers=2))
             figures["idiomatic_agent"].append(idiomatic_rate(bootstrap, topic, idiomatic_count))
             print(
                 f"run {run + 1}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in figures.items()),
@@ -189,11 +198,13 @@ def main() -> None:
     ratios = {
         "worker_vs_raw": median["worker"] / median["raw_ceiling"],
         "worker_vs_idiomatic": median["worker"] / median["idiomatic_agent"],
+        "two_workers_vs_one": median["two_workers"] / median["worker"],
     }
     for name, rate in median.items():
         print(f"{name:18s} {rate:12,.0f} events/s (median of {runs})")
     print(f"worker / raw ceiling     {ratios['worker_vs_raw']:.1%}   (target >= 25%)")
     print(f"worker / idiomatic agent {ratios['worker_vs_idiomatic']:.1f}x  (target >= 10x)")
+    print(f"two workers / one        {ratios['two_workers_vs_one']:.2f}x (2 cores, one broker)")
     if not args.smoke:
         save(
             "worker_throughput",

@@ -18,8 +18,10 @@ ROOT = Path(__file__).parents[2]
         ),
         (
             "bench.worker_throughput",
-            ["raw_ceiling", "worker", "idiomatic_agent", "worker / raw ceiling"],
+            ["raw_ceiling", "worker", "two_workers", "idiomatic_agent", "worker / raw ceiling"],
         ),
+        ("bench.freshness", ["p50", "p95", "p99"]),
+        ("bench.memory", ["state RSS at 1x/2x/4x the events", "bytes per series"]),
     ],
 )
 def test_benchmark_smoke(module, figures):

@@ -62,7 +62,7 @@ def test_five_sigkills_at_random_moments_lose_and_double_count_nothing(
     rng = random.Random(int(time.time()))
     events, messages = stream(count, seed=11)
     worker = new_worker().wait_ready()
-    sender = trickle(bootstrap, topics.input, messages, seconds=150 if SOAK else 60)
+    sender = trickle(bootstrap, topics.input, messages, seconds=150 if SOAK else 45)
     kills = []
     for _ in range(5):
         time.sleep(rng.uniform(0.5, 5.0))
