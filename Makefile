@@ -27,7 +27,7 @@ observability:
 	bash scripts/install-observability.sh
 
 test: lint typecheck observability $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=10
 
 run: $(STAMP)
 	$(BIN)/python -m streamer.demo

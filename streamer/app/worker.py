@@ -1,4 +1,4 @@
-"""The Faust shell: the app, its topics, the bucket table, the agent, the timer and the views.
+"""The Faust shell: the app, its topics, the bucket table, the bulk intake, the timers, views.
 
 It moves data and calls the core; it holds no math. State lives in the ``buckets`` table
 (memory store, changelog in Kafka), so a restarted worker recovers it; the in-memory Board is
