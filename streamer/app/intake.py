@@ -52,6 +52,7 @@ class Intake:
         self._room = asyncio.Event()
         self._room.set()
         self._open = False
+        self._partitions: frozenset[int] = frozenset()
         self._batch = asyncio.Lock()
 
     def wrap(self, getmany: Callable[..., Awaitable[dict[Any, Any]]]) -> Callable[..., Any]:
@@ -61,22 +62,24 @@ class Intake:
             records = await getmany(*args, **kwargs)
             mine = [tp for tp in records if tp.topic == self._topic]
             for tp in mine:
-                await self._put(records.pop(tp))
+                await self._put(tp.partition, records.pop(tp))
             return records
 
         return getmany_diverted
 
-    async def _put(self, records: Sequence[Any]) -> None:
+    async def _put(self, partition: int, records: Sequence[Any]) -> None:
         while self._open and self._held >= self._capacity:
             self._room.clear()
             await self._room.wait()
-        if self._open and records:
+        # A fetch that was in flight across a rebalance may bring another owner's partition.
+        if self._open and records and partition in self._partitions:
             self._queue.append(records)
             self._held += len(records)
             self._arrived.set()
 
-    def open(self) -> None:
-        """State is recovered for the assigned partitions: input may be processed."""
+    def open(self, partitions: set[int]) -> None:
+        """State is recovered for ``partitions``: their input may be processed."""
+        self._partitions = frozenset(partitions)
         self._open = True
 
     async def close(self) -> None:

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     batch_max: int = Field(5_000, ge=1)
+    fetch_max_wait_ms: int = Field(100, ge=1, le=30_000)
     tick_s: float = Field(1.0, gt=0)
     session_timeout_s: float = 10.0
     data_dir: str = ".run/worker-data"

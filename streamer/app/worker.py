@@ -53,6 +53,18 @@ class StreamerApp(faust.App):
     def _new_consumer(self) -> Any:
         consumer: Any = super()._new_consumer()
         consumer._getmany = self.streamer_intake.wrap(consumer._getmany)
+        wait_ms = self.streamer_settings.fetch_max_wait_ms
+        create = consumer._thread._create_worker_consumer
+
+        def create_worker_consumer(*args: Any, **kwargs: Any) -> Any:
+            # Faust fixes fetch_max_wait_ms at 1500. The local broker answers a fetch only when
+            # that wait ends, not when data arrives: measured p50 276 ms from produce to fetch
+            # at 1500, 25 ms at 100. On Apache Kafka a shorter wait only adds idle requests.
+            kafka_consumer = create(*args, **kwargs)
+            kafka_consumer._fetch_max_wait_ms = wait_ms  # read when the consumer starts
+            return kafka_consumer
+
+        consumer._thread._create_worker_consumer = create_worker_consumer
         return consumer
 
 
@@ -143,7 +155,7 @@ class Worker:
             self.board.restore(store.load(mine), now_ms)
             self.watch.restore(alert_store.load(mine))
             self.recovered = True
-            intake.open()
+            intake.open(mine)
             log.info(
                 "state recovered for partitions %s: %d bucket records, %d alert states",
                 sorted(mine),
