@@ -20,14 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from faust.types import TP
 
 log = logging.getLogger("streamer.intake")
-
-Records = Mapping[Any, Sequence[Any]]
 
 
 class Intake:
