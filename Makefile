@@ -32,11 +32,12 @@ test: lint typecheck observability $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m streamer.demo
 
+# The sizes quoted in bench/README.md (about 45 minutes on 2 cores); each command takes larger ones.
 bench: $(STAMP)
-	$(BIN)/python -m bench.core_throughput
-	$(BIN)/python -m bench.worker_throughput
-	$(BIN)/python -m bench.freshness
-	$(BIN)/python -m bench.memory
+	$(BIN)/python -m bench.core_throughput --events 200000 --runs 5
+	$(BIN)/python -m bench.worker_throughput --events 300000 --runs 3
+	$(BIN)/python -m bench.freshness --seconds 60 --runs 3
+	$(BIN)/python -m bench.memory --touchpoints 2000 --per-day 20000 --runs 1
 
 # The long fault runs: 100,000 answers through five crashes, larger floods and bursts.
 soak: $(STAMP) observability

@@ -1,6 +1,6 @@
 """Memory: the resident size of a worker's scoring state, once the windows are full.
 
-    python -m bench.memory [--touchpoints 2000] [--per-day 100000] [--runs 3]
+    python -m bench.memory [--touchpoints 2000] [--per-day 20000] [--runs 1]
 
 Runs the worker's state path in one process on a simulated clock: 2,000 touchpoints x 5
 channels (10,000 channel series, plus the touchpoint series), NPS, windows 5m, 1h, 24h, 7d on
@@ -118,8 +118,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--touchpoints", type=int, default=2000)
-    parser.add_argument("--per-day", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--per-day", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     touchpoints, per_day, days, runs = (
