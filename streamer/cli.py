@@ -9,18 +9,36 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from streamer.core.rules import Rule
 from streamer.core.ruleset import RulesError
 from streamer.rules_file import read_rules
 
 
-def _rules_check(args: argparse.Namespace) -> int:
-    windows = [w.strip() for w in args.windows.split(",") if w.strip()] if args.windows else None
+def _windows(text: str | None) -> dict[str, int]:
+    """The windows rules are checked against: ``--windows``, else ``STREAMER_WINDOWS``."""
+    from streamer.core.window import WindowSpec
+
+    if text is None:
+        from streamer.app.settings import Settings
+
+        text = Settings().windows
+    specs = [WindowSpec.parse(part) for part in text.split(",") if part.strip()]
+    return {spec.label: spec.length_ms for spec in specs}
+
+
+def _read_rules(path: str, windows: str | None) -> tuple[Rule, ...] | None:
     try:
-        rules = read_rules(args.file, windows)
+        return read_rules(path, _windows(windows))
     except RulesError as error:
         for line in error.errors:
             print(line, file=sys.stderr)
-        print(f"{args.file}: {len(error.errors)} error(s)", file=sys.stderr)
+        print(f"{path}: {len(error.errors)} error(s)", file=sys.stderr)
+        return None
+
+
+def _rules_check(args: argparse.Namespace) -> int:
+    rules = _read_rules(args.file, args.windows)
+    if rules is None:
         return 1
     print(f"{args.file}: {len(rules)} rule(s), all valid")
     return 0
@@ -31,13 +49,47 @@ def _rules_export(args: argparse.Namespace) -> int:
 
     from streamer.promrules import export
 
-    windows = [w.strip() for w in args.windows.split(",") if w.strip()]
-    try:
-        rules = read_rules(args.file, windows)
-    except RulesError as error:
-        print("\n".join(error.errors), file=sys.stderr)
+    rules = _read_rules(args.file, args.windows)
+    if rules is None:
         return 1
     print(yaml.safe_dump(export(rules), sort_keys=False, width=10_000), end="")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from streamer import backtest
+    from streamer.app.settings import Settings
+
+    settings = Settings()
+    rules_path = args.rules or settings.rules
+    if not rules_path:
+        print("streamer backtest: no rules (--rules FILE or STREAMER_RULES)", file=sys.stderr)
+        return 2
+    rules = _read_rules(rules_path, settings.windows)
+    if rules is None:
+        return 1
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{path}: no such file", file=sys.stderr)
+        return 1
+    scoring = settings.scoring()
+    report = backtest.Report()
+    answers = backtest.decode_file(path, scoring, report)
+    backtest.backtest(
+        answers,
+        rules,
+        settings.timeline(),
+        scoring,
+        settings.breakdowns(),
+        settings.max_series,
+        max(1, round(settings.tick_s * 1000)),
+        report,
+        backtest.stderr_progress(),
+    )
+    if args.json:
+        backtest.print_json(report, sys.stdout)
+    else:
+        backtest.print_table(report, rules, sys.stdout)
     return 0
 
 
@@ -112,15 +164,23 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="validate a rules file and print every error with its path"
     )
     check.add_argument("file")
-    check.add_argument(
-        "--windows", default="5m,1h,24h,7d", help="configured window labels to check against"
-    )
+    check.add_argument("--windows", help="windows to check against (default: STREAMER_WINDOWS)")
     check.set_defaults(handler=_rules_check)
     export = rules.add_parser("export", help="write equivalent Prometheus alerting rules to stdout")
     export.add_argument("file")
     export.add_argument("--prometheus", action="store_true", required=True, help="the only format")
-    export.add_argument("--windows", default="5m,1h,24h,7d", help="configured window labels")
+    export.add_argument("--windows", help="configured windows (default: STREAMER_WINDOWS)")
     export.set_defaults(handler=_rules_export)
+
+    back = commands.add_parser(
+        "backtest", help="replay a JSONL or CSV file of answers through the rules, offline"
+    )
+    back.add_argument("file")
+    back.add_argument("--rules", help="alert rules file (default: STREAMER_RULES)")
+    back.add_argument(
+        "--json", action="store_true", help="one JSON object per transition, nothing else"
+    )
+    back.set_defaults(handler=_backtest)
 
     worker = commands.add_parser(
         "worker", help="run a scoring worker (settings from the environment)"

@@ -11,7 +11,6 @@ expression stops matching).
 from __future__ import annotations
 
 import re
-from statistics import NormalDist
 from typing import Any
 
 from streamer.core.events import DIMENSIONS
@@ -52,32 +51,6 @@ def _count(name: str, rule: Rule, window: str) -> str:
     return f"{name}{_selector(rule, window)}"
 
 
-def _rest(rule: Rule, condition: Drop, name: str | None = None) -> str:
-    """The baseline window minus the short one, of a count (of n when ``name`` is None)."""
-    if name is None:
-        return f"({_n(rule, condition.baseline)} - {_M} {_n(rule, condition.window)})"
-    return (
-        f"({_count(name, rule, condition.baseline)} - {_M} {_count(name, rule, condition.window)})"
-    )
-
-
-def _ratio(numerator: str, denominator: str) -> str:
-    return f"({numerator} / {_M} {denominator})"
-
-
-def _nps(promoters: str, detractors: str, n: str) -> str:
-    return f"(100 * ({_ratio(promoters, n)} - {_M} {_ratio(detractors, n)}))"
-
-
-def _nps_variance(promoters: str, detractors: str, n: str) -> str:
-    p, d = _ratio(promoters, n), _ratio(detractors, n)
-    return f"((10000 * (({p} + {_M} {d}) - {_M} (({p} - {_M} {d}) ^ 2))) / {_M} {n})"
-
-
-def _mean_variance(total: str, squares: str, n: str) -> str:
-    return f"((({_ratio(squares, n)}) - {_M} ({_ratio(total, n)} ^ 2)) / {_M} ({n} - 1))"
-
-
 def expression(rule: Rule) -> str:
     condition = rule.condition
     if isinstance(condition, Threshold):
@@ -87,38 +60,15 @@ def expression(rule: Rule) -> str:
         )
         enough = f"({_n(rule, condition.window)} >= {rule.min_responses})"
         return f"({gauge} {comparison}) and {_M} {enough}"
-    z = NormalDist().inv_cdf(1 - condition.p_value)
-    w = condition.window
-    n_w, n_b = _n(rule, w), _rest(rule, condition)
-    if rule.score in (ScoreKind.CSAT, ScoreKind.CES_AGREE):
-        name = "cx_satisfied" if rule.score is ScoreKind.CSAT else "cx_ces_agree"
-        s_w, s_b = _count(name, rule, w), _rest(rule, condition, name)
-        diff = f"({_ratio(s_b, n_b)} - {_M} {_ratio(s_w, n_w)})"
-        pooled = _ratio(f"({s_b} + {_M} {s_w})", f"({n_b} + {_M} {n_w})")
-        spread = f"sqrt({pooled} * (1 - {pooled}) * ((1 / {n_b}) + {_M} (1 / {n_w})))"
-    elif rule.score is ScoreKind.NPS:
-        p_w, d_w = _count("cx_promoters", rule, w), _count("cx_detractors", rule, w)
-        p_b, d_b = _rest(rule, condition, "cx_promoters"), _rest(rule, condition, "cx_detractors")
-        diff = f"({_nps(p_b, d_b, n_b)} - {_M} {_nps(p_w, d_w, n_w)})"
-        spread = f"sqrt({_nps_variance(p_b, d_b, n_b)} + {_M} {_nps_variance(p_w, d_w, n_w)})"
-    else:
-        t_w, q_w = _count("cx_ces_score_sum", rule, w), _count("cx_ces_score_squares_sum", rule, w)
-        t_b = _rest(rule, condition, "cx_ces_score_sum")
-        q_b = _rest(rule, condition, "cx_ces_score_squares_sum")
-        diff = f"({_ratio(t_b, n_b)} - {_M} {_ratio(t_w, n_w)})"
-        spread = f"sqrt({_mean_variance(t_b, q_b, n_b)} + {_M} {_mean_variance(t_w, q_w, n_w)})"
-    return (
-        f"(({diff} / {_M} {spread}) > {z:.6f})"
-        f" and {_M} ({diff} >= {condition.min_drop})"
-        f" and {_M} ({n_w} >= {rule.min_responses})"
-        f" and {_M} ({n_b} >= {rule.min_responses})"
-    )
+    raise ValueError(f"rule {rule.name}: a sequential drop cannot be written in PromQL")
 
 
 def export(rules: tuple[Rule, ...]) -> dict[str, Any]:
     """A Prometheus rule file (``groups``) with one alerting rule per streamer rule."""
     out = []
     for rule in rules:
+        if isinstance(rule.condition, Drop):
+            continue  # sequential: evaluated by the worker only (docs/alerting.md)
         entry: dict[str, Any] = {
             "alert": rule.name,
             "expr": expression(rule),

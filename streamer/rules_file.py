@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -11,7 +11,7 @@ from streamer.core.rules import Rule
 from streamer.core.ruleset import RulesError, load_rules
 
 
-def read_rules(path: str | Path, windows: Collection[str] | None = None) -> tuple[Rule, ...]:
+def read_rules(path: str | Path, windows: Mapping[str, int] | None = None) -> tuple[Rule, ...]:
     """Raises RulesError listing every problem, YAML syntax errors included."""
     try:
         text = Path(path).read_text(encoding="utf-8")

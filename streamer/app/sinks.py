@@ -70,14 +70,23 @@ def alert_document(alert: Alert, public_url: str) -> dict[str, Any]:
                     "baseline": fmt(verdict.baseline),
                     "baseline_n": str(verdict.baseline_n),
                 }
-            if verdict.p_value is not None:
-                annotations["p_value"] = f"{verdict.p_value:.2g}"
+            if verdict.statistic is not None and verdict.limit is not None:
+                annotations["evidence"] = f"{verdict.statistic:.1f} of {verdict.limit:.1f}"
+            if verdict.since_ms is not None and verdict.run_value is not None:
+                annotations["since"] = _iso(verdict.since_ms)
+                annotations["since_value"] = f"{fmt(verdict.run_value)} (n={verdict.run_n})"
             baseline = fmt(verdict.baseline) if verdict.baseline is not None else "?"
-            p = f"{verdict.p_value:.2g}" if verdict.p_value is not None else "?"
+            against = (
+                f"the rest of {condition.baseline}"
+                if isinstance(condition.baseline, str)
+                else f"the same hour of the last {condition.baseline.weeks} weeks"
+            )
             summary = (
                 f"{name} for {where} dropped to {fmt(verdict.value)} (n={verdict.n}) "
-                f"from {baseline} over the rest of {condition.baseline}, p={p}"
+                f"from {baseline} over {against}"
             )
+            for index, text in enumerate(alert.why):
+                annotations[f"why_{index + 1}" if index else "why"] = text
         annotations["summary"] = summary
     annotations |= dict(rule.annotations)
     labels = {

@@ -28,6 +28,7 @@ from streamer.app.topics import ALERTS_TABLE, BUCKETS_TABLE, changelog_topic, en
 from streamer.app.views import register_views
 from streamer.core.board import Board
 from streamer.core.events import Decoder
+from streamer.core.monitor import Monitor
 from streamer.core.rules import Rule
 from streamer.core.watch import Watch
 from streamer.rules_file import read_rules
@@ -91,7 +92,8 @@ class Worker:
         self.recovered = False
         self.broker_reachable = False
         rules = rules_of(settings) if rules is None else rules
-        self.watch = Watch(rules, window_labels(settings), self.scoring.ces)
+        self.watch = Watch(rules, settings.timeline(), self.scoring.ces)
+        self.monitor = Monitor(self.board, self.watch)
         self.app = self._build_app()
         self.registry.register(ScoreCollector(self.board, self.scoring))
         self.registry.register(LagCollector(self.lag))
@@ -176,7 +178,7 @@ class Worker:
             for key in self.board.advance(now_ms):
                 store.delete(key)
             if self.watch.rules and self.recovered:
-                result = self.watch.evaluate(self.board.series(), now_ms)
+                result = self.monitor.evaluate(now_ms)
                 for state_key, state in result.changed.items():
                     alert_store.save(state_key, state, self.board.partition_of(state_key[1]))
                 dispatch.send(result.alerts)
@@ -302,13 +304,13 @@ def _credentials(settings: Settings) -> Any:
     return None
 
 
-def window_labels(settings: Settings) -> list[str]:
-    return [w.label for w in settings.timeline().windows]
+def windows_of(settings: Settings) -> dict[str, int]:
+    return {w.label: w.length_ms for w in settings.timeline().windows}
 
 
 def rules_of(settings: Settings) -> tuple[Rule, ...]:
     """The configured rules; raises RulesError listing every problem."""
-    return read_rules(settings.rules, window_labels(settings)) if settings.rules else ()
+    return read_rules(settings.rules, windows_of(settings)) if settings.rules else ()
 
 
 def run(settings: Settings | None = None) -> None:

@@ -72,6 +72,8 @@ class Alert:
     ends_at_ms: int | None
     verdict: Verdict | None
     """None only when re-sending a state restored after a restart, before its next evaluation."""
+    why: tuple[str, ...] = ()
+    """For a drop that fires: per breakdown, the values that pushed the score down most."""
 
 
 def step(

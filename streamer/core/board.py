@@ -61,6 +61,9 @@ class Board:
         self._keys_by_bucket: dict[int, set[BucketKey]] = {}
         names = [name for breakdown in self.breakdowns for name in breakdown]
         self._identity = attrgetter("metric", "touchpoint", *names)
+        self._advanced = False
+        self.touched: set[SeriesKey] = set()
+        """Series that took answers since the caller last cleared this (rule evaluation)."""
         self._admitted: dict[tuple[object, ...], tuple[str, tuple[Dimensions, ...]]] = {}
         """Admissions already made, by the answer's series identity: the per-answer cost of
         building and admitting series keys, paid once per series while nothing is released."""
@@ -100,6 +103,13 @@ class Board:
 
     def advance(self, now_ms: int) -> list[BucketKey]:
         """Move every window to ``now_ms``; returns the keys of records that expired."""
+        bucket_ms = self.timeline.bucket_ms
+        same_bucket = now_ms // bucket_ms == self.now_ms // bucket_ms
+        if same_bucket and now_ms >= self.now_ms and self._advanced:
+            # Windows and expiry move by whole buckets: nothing changes inside one.
+            self.now_ms = now_ms
+            return []
+        self._advanced = True
         self.now_ms = now_ms
         for series, windows in list(self._windows.items()):
             windows.advance(now_ms)
@@ -126,6 +136,7 @@ class Board:
         self._keys_by_bucket.clear()
         self.limiter = SeriesLimiter(self.limiter.max_series)
         self._admitted.clear()
+        self._advanced = False
         self.now_ms = now_ms
         for record in records:
             if self.timeline.is_expired(record.key.bucket_start, now_ms):
@@ -140,6 +151,13 @@ class Board:
         """Every live series with one tally per window, in the timeline's order."""
         for key, windows in self._windows.items():
             yield key, windows.totals()
+
+    def histories(self) -> Iterator[tuple[SeriesKey, SeriesWindows]]:
+        """Every live series with its buckets and window sums (what the alert rules read)."""
+        yield from self._windows.items()
+
+    def history(self, series: SeriesKey) -> SeriesWindows | None:
+        return self._windows.get(series)
 
     def partition_of(self, series: SeriesKey) -> int | None:
         """The source partition of a live series (the lowest, for a folded one spanning several)."""
@@ -183,3 +201,4 @@ class Board:
         elif key.partition < self._partitions[series]:
             self._partitions[series] = key.partition
         windows.add(key.bucket_start, tally)
+        self.touched.add(series)

@@ -1,12 +1,15 @@
-"""Alert rules as values, and ``evaluate(rule, totals) -> Verdict``.
+"""Alert rules as values, and the verdict of a threshold rule on one series.
 
 Two kinds of condition:
-- ``Threshold``: the score in a window is below (or above) a value; it clears only once the score
-  is back past ``clear`` (hysteresis, so a score hovering at the line does not flap).
-- ``Drop``: the score in a short window is significantly worse than in a baseline window. The
-  baseline is the long window *minus* the short one, so the two samples are disjoint and the
-  tests' independence holds: NPS and the CES mean use a one-sided z-test on the difference with
-  both standard errors; CSAT and CES-agree a one-sided pooled two-proportion z-test.
+- ``Threshold``: the score in a window is below (or above) a value *with confidence*: the
+  one-sided bound of its interval at ``confidence`` (NPS: normal with its standard error; CSAT
+  and CES agree: Wilson; CES mean: normal with the sample deviation) is beyond the line, so a
+  noisy estimate from few answers does not page. ``confidence: 0`` compares the point estimate.
+  It clears once the point estimate is back past ``clear`` (hysteresis: no flapping at the line).
+- ``Drop``: the score has dropped by at least ``min_drop`` from its baseline, detected by a
+  CUSUM whose false-alarm rate is the rule's budget (``sequential.py``, docs/alerting.md). The
+  baseline is a trailing window minus the recent ``window`` (disjoint samples), or the same
+  hour of the week over the last weeks in the contact center's time zone (``Calendar``).
 
 No rule fires on fewer than ``min_responses`` answers (in the window, and in the baseline).
 """
@@ -21,7 +24,7 @@ from streamer.core import scores
 from streamer.core.scales import CesPolicy
 from streamer.core.scores import ScoreKind, estimate
 from streamer.core.series import SeriesKey
-from streamer.core.stats import one_sided_drop_p_value, two_proportion_drop_p_value
+from streamer.core.stats import one_sided_z, wilson_interval
 from streamer.core.tally import CesTally, CsatTally, Tally
 
 
@@ -32,6 +35,8 @@ class Threshold:
     above: float | None = None
     clear: float | None = None
     """Where the alert clears; the threshold itself when not given."""
+    confidence: float = 0.95
+    """How sure the score must be of being beyond the line: the one-sided bound's level."""
 
     def __post_init__(self) -> None:
         if (self.below is None) == (self.above is None):
@@ -41,25 +46,49 @@ class Threshold:
             wrong_side = self.clear < line if self.below is not None else self.clear > line
             if wrong_side:
                 raise ValueError("clear must be on the healthy side of the threshold")
+        if not 0 <= self.confidence < 1:
+            raise ValueError("confidence must be at least 0 and below 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """The same local hour of the same weekday over the last ``weeks`` weeks, in ``timezone``
+    (an IANA name): NPS at 3 a.m. on Sunday is not NPS at Monday noon."""
+
+    weeks: int
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.weeks <= 52:
+            raise ValueError("same_hour_last_weeks must be from 1 to 52")
+
+    @property
+    def history_ms(self) -> int:
+        """How far back the buckets must reach (a DST shift moves an hour by at most one)."""
+        return self.weeks * 7 * 86_400_000 + 2 * 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
 class Drop:
     window: str
-    baseline: str
-    p_value: float = 0.01
-    clear_p_value: float = 0.1
-    """The drop clears once p rises above this (hysteresis between p_value and it)."""
-    min_drop: float = 0.0
-    """Smallest worsening worth a page, in the score's units (NPS points, ratio, CES points)."""
+    """Recent answers: left out of a trailing baseline, and the value an alert shows."""
+    baseline: str | Calendar
+    min_drop: float
+    """The smallest worsening worth a page, in the score's units (NPS points, ratio, CES
+    points): the shift the detector is tuned to find fastest."""
+    false_alarm_every_ms: int = 91 * 86_400_000
+    """The rule's false-alarm budget over all the series it watches: at most one per this."""
+    settle_ms: int = 60_000
+    """How long after a bucket ends the detector reads it, so answers still on their way
+    count; an answer arriving later is in the windows but not in the detector."""
 
     def __post_init__(self) -> None:
-        if not 0 < self.p_value <= self.clear_p_value < 1:
-            raise ValueError("need 0 < p_value <= clear_p_value < 1")
-        if self.min_drop < 0:
-            raise ValueError("min_drop cannot be negative")
+        if not self.min_drop > 0:
+            raise ValueError("min_drop must be positive: it is the drop the detector looks for")
         if self.window == self.baseline:
             raise ValueError("the baseline must be a different window")
+        if self.false_alarm_every_ms <= 0 or self.settle_ms < 0:
+            raise ValueError("the false-alarm period must be positive, settle not negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,11 +125,9 @@ class Rule:
 
     def windows(self) -> tuple[str, ...]:
         condition = self.condition
-        return (
-            (condition.window,)
-            if isinstance(condition, Threshold)
-            else (condition.window, condition.baseline)
-        )
+        if isinstance(condition, Drop) and isinstance(condition.baseline, str):
+            return (condition.window, condition.baseline)
+        return (condition.window,)
 
 
 class Signal(enum.StrEnum):
@@ -122,36 +149,34 @@ class Verdict:
     high: float | None = None
     baseline: float | None = None
     baseline_n: int | None = None
-    p_value: float | None = None
+    statistic: float | None = None
+    """A drop's CUSUM statistic, and the ``limit`` at which it fires."""
+    limit: float | None = None
+    since_ms: int | None = None
+    """Start of the run of answers behind a drop's evidence, their number and score."""
+    run_n: int | None = None
+    run_value: float | None = None
 
 
-def _proportion_counts(kind: ScoreKind, tally: Tally) -> tuple[int, int]:
-    if isinstance(tally, CsatTally):
-        return tally.satisfied, tally.n
-    assert isinstance(tally, CesTally) and kind is ScoreKind.CES_AGREE
-    return tally.agree, tally.n
-
-
-def evaluate(rule: Rule, totals: Mapping[str, Tally], ces: CesPolicy) -> Verdict:
-    """The rule's verdict on one series, given its tally per window label."""
+def evaluate_threshold(rule: Rule, totals: Mapping[str, Tally], ces: CesPolicy) -> Verdict:
+    """A threshold rule's verdict on one series, given its tally per window label."""
     condition = rule.condition
-    current = estimate(rule.score, totals[condition.window], ces)
+    assert isinstance(condition, Threshold)
+    tally = totals[condition.window]
+    current = estimate(rule.score, tally, ces)
     if current is None:
         return Verdict(Signal.NO_DATA, 0)
     if current.n < rule.min_responses:
         return Verdict(Signal.INSUFFICIENT, current.n, current.value, current.low, current.high)
-    if isinstance(condition, Threshold):
-        return _threshold(condition, current)
-    return _drop(rule, condition, totals, current, ces)
-
-
-def _threshold(condition: Threshold, current: scores.Estimate) -> Verdict:
+    z = one_sided_z(condition.confidence)
     value = current.value
     if condition.below is not None:
         clear = condition.clear if condition.clear is not None else condition.below
+        # Sure it is below: even the upper bound is under the line.
+        sure_side = _bound(rule.score, tally, current, z, upper=True)
         signal = (
             Signal.BREACH
-            if value < condition.below
+            if sure_side < condition.below
             else Signal.CLEAR
             if value >= clear
             else Signal.HOLD
@@ -159,9 +184,10 @@ def _threshold(condition: Threshold, current: scores.Estimate) -> Verdict:
     else:
         assert condition.above is not None
         clear = condition.clear if condition.clear is not None else condition.above
+        sure_side = _bound(rule.score, tally, current, z, upper=False)
         signal = (
             Signal.BREACH
-            if value > condition.above
+            if sure_side > condition.above
             else Signal.CLEAR
             if value <= clear
             else Signal.HOLD
@@ -169,42 +195,16 @@ def _threshold(condition: Threshold, current: scores.Estimate) -> Verdict:
     return Verdict(signal, current.n, value, current.low, current.high)
 
 
-def _drop(
-    rule: Rule,
-    condition: Drop,
-    totals: Mapping[str, Tally],
-    current: scores.Estimate,
-    ces: CesPolicy,
-) -> Verdict:
-    rest = totals[condition.baseline] - totals[condition.window]  # type: ignore[operator]
-    baseline = estimate(rule.score, rest, ces)
-    if baseline is None or baseline.n < rule.min_responses:
-        n_base = 0 if baseline is None else baseline.n
-        return Verdict(
-            Signal.INSUFFICIENT, current.n, current.value, current.low, current.high, None, n_base
-        )
-    # "Worse" is lower, except for a CES mean on a scale where a high score means high effort.
-    worse_is_higher = rule.score is ScoreKind.CES_MEAN and not ces.higher_is_easier
-    sign = -1.0 if worse_is_higher else 1.0
-    if rule.score in (ScoreKind.CSAT, ScoreKind.CES_AGREE):
-        p = two_proportion_drop_p_value(
-            *_proportion_counts(rule.score, rest),
-            *_proportion_counts(rule.score, totals[condition.window]),
-        )
-    else:
-        p = one_sided_drop_p_value(
-            sign * baseline.value,
-            baseline.standard_error,
-            sign * current.value,
-            current.standard_error,
-        )
-    worsening = sign * (baseline.value - current.value)
-    if p is not None and p < condition.p_value and worsening >= condition.min_drop:
-        signal = Signal.BREACH
-    elif p is None or p >= condition.clear_p_value or worsening < condition.min_drop:
-        signal = Signal.CLEAR
-    else:
-        signal = Signal.HOLD
-    return Verdict(
-        signal, current.n, current.value, current.low, current.high, baseline.value, baseline.n, p
-    )
+def _bound(kind: ScoreKind, tally: Tally, current: scores.Estimate, z: float, upper: bool) -> float:
+    """The one-sided bound of the score at quantile ``z`` (the point estimate at z = 0)."""
+    if kind in (ScoreKind.CSAT, ScoreKind.CES_AGREE):
+        successes = tally.satisfied if isinstance(tally, CsatTally) else _agree(tally)
+        low, high = wilson_interval(successes, current.n, z)
+        return high if upper else low
+    spread = z * current.standard_error if z else 0.0
+    return current.value + spread if upper else current.value - spread
+
+
+def _agree(tally: Tally) -> int:
+    assert isinstance(tally, CesTally)
+    return tally.agree

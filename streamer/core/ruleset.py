@@ -13,19 +13,27 @@
         annotations: {summary: "...", runbook_url: "https://..."}
       - name: nps-drop
         score: nps
-        drop: {window: 1h, baseline: 7d, p_value: 0.01, min_drop: 10}
+        drop: {window: 24h, baseline: 7d, min_drop: 10, false_alarms: 1/quarter}
+      - name: nps-drop-vs-usual-hour
+        score: nps
+        drop:
+          window: 1h
+          baseline: {same_hour_last_weeks: 4, timezone: Europe/Paris}
+          min_drop: 15
 
-Errors read ``rules[2].for: expected a duration like 5m``.
+Errors read ``rules[2].for: expected a duration like 5m``. Every error is reported in one pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from streamer.core.durations import parse_duration_ms
+from streamer.core.durations import format_duration_ms, parse_duration_ms
 from streamer.core.events import DIMENSIONS
-from streamer.core.rules import Drop, Rule, Selector, Threshold
+from streamer.core.rules import Calendar, Drop, Rule, Selector, Threshold
 from streamer.core.scores import ScoreKind
 
 T = TypeVar("T")
@@ -43,9 +51,44 @@ _RULE_KEYS = {
     "labels",
     "annotations",
 }
-_THRESHOLD_KEYS = {"window", "below", "above", "clear"}
-_DROP_KEYS = {"window", "baseline", "p_value", "clear_p_value", "min_drop"}
+_THRESHOLD_KEYS = {"window", "below", "above", "clear", "confidence"}
+_DROP_KEYS = {"window", "baseline", "min_drop", "false_alarms", "settle"}
+_REPLACED = {
+    "p_value": "replaced by false_alarms (e.g. 1/quarter): drops are detected sequentially, "
+    "see docs/alerting.md",
+    "clear_p_value": "no longer used: a drop clears once its evidence halves (docs/alerting.md)",
+}
+_CALENDAR_KEYS = {"same_hour_last_weeks", "timezone"}
 _SCORES = {kind.value: kind for kind in ScoreKind}
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+"""What Alertmanager accepts as a label or annotation name."""
+_PERIODS_MS = {
+    "hour": 3_600_000,
+    "day": 86_400_000,
+    "week": 7 * 86_400_000,
+    "month": 30 * 86_400_000,
+    "quarter": 91 * 86_400_000,
+    "year": 365 * 86_400_000,
+}
+Windows = Mapping[str, int]
+"""The configured windows: label -> length in ms."""
+
+
+def parse_false_alarms(text: str) -> int:
+    """``"1/quarter"``, ``"2/year"`` or ``"1/30d"`` -> one false alarm allowed per that many ms."""
+    count, slash, period = str(text).partition("/")
+    period = period.strip()
+    try:
+        times = int(count.strip()) if slash else 0
+        period_ms = _PERIODS_MS.get(period) or parse_duration_ms(period)
+    except ValueError:
+        times = 0
+    if times < 1:
+        raise ValueError(
+            "expected a count per period like 1/quarter, 2/year or 1/30d "
+            f"(periods: {', '.join(_PERIODS_MS)} or a duration), got {text!r}"
+        )
+    return period_ms // times
 
 
 class RulesError(ValueError):
@@ -69,11 +112,12 @@ class _Errors:
             return None
 
 
-def load_rules(document: Any, windows: Collection[str] | None = None) -> tuple[Rule, ...]:
-    """Rules from a parsed document; ``windows`` (the configured labels) are checked if given."""
+def load_rules(document: Any, windows: Windows | None = None) -> tuple[Rule, ...]:
+    """Rules from a parsed document; ``windows`` (the configured ones) are checked if given.
+    An empty document is an error: a rules file that pages nobody is a mistake, not a choice."""
     errors = _Errors()
-    if document is None:
-        return ()
+    if document is None or (isinstance(document, Mapping) and not document.get("rules")):
+        raise RulesError(["rules: no rules in the file (expected a list under 'rules')"])
     if not isinstance(document, Mapping) or not isinstance(document.get("rules", []), list):
         raise RulesError(["rules: expected a mapping with a list under 'rules'"])
     rules: list[Rule] = []
@@ -94,7 +138,7 @@ def load_rules(document: Any, windows: Collection[str] | None = None) -> tuple[R
     return tuple(rules)
 
 
-def _rule(item: Any, path: str, errors: _Errors, windows: Collection[str] | None) -> Rule | None:
+def _rule(item: Any, path: str, errors: _Errors, windows: Windows | None) -> Rule | None:
     if not isinstance(item, Mapping):
         errors.add(path, "expected a mapping")
         return None
@@ -118,6 +162,8 @@ def _rule(item: Any, path: str, errors: _Errors, windows: Collection[str] | None
     if not isinstance(severity, str) or not severity:
         errors.add(f"{path}.severity", "expected a non-empty string")
     labels = _string_map(item.get("labels", {}), f"{path}.labels", errors)
+    if "alertname" in labels:
+        errors.add(f"{path}.labels.alertname", "the rule's name is its alertname: remove it")
     annotations = _string_map(item.get("annotations", {}), f"{path}.annotations", errors)
     selector = _selector(item, path, errors)
     if len(errors.items) > before or score is None or condition is None or selector is None:
@@ -136,42 +182,96 @@ def _rule(item: Any, path: str, errors: _Errors, windows: Collection[str] | None
 
 
 def _condition(
-    item: Mapping[str, Any], path: str, errors: _Errors, windows: Collection[str] | None
+    item: Mapping[str, Any], path: str, errors: _Errors, windows: Windows | None
 ) -> Threshold | Drop | None:
     has_threshold, has_drop = "threshold" in item, "drop" in item
     if has_threshold == has_drop:
         errors.add(path, "expected exactly one of 'threshold' or 'drop'")
         return None
-    kind, allowed, build = (
-        ("threshold", _THRESHOLD_KEYS, Threshold) if has_threshold else ("drop", _DROP_KEYS, Drop)
-    )
+    kind, allowed = ("threshold", _THRESHOLD_KEYS) if has_threshold else ("drop", _DROP_KEYS)
     spec = item[kind]
     where = f"{path}.{kind}"
     if not isinstance(spec, Mapping):
         errors.add(where, "expected a mapping")
         return None
-    ok = True
+    before = len(errors.items)
     for key in sorted(set(map(str, spec)) - allowed):
-        errors.add(f"{where}.{key}", "unknown key")
-        ok = False
-    for key in ("window", "baseline") if kind == "drop" else ("window",):
-        label = spec.get(key)
-        if not isinstance(label, str):
-            errors.add(f"{where}.{key}", "expected a window label like 1h")
-            ok = False
-        elif windows is not None and label not in windows:
-            errors.add(
-                f"{where}.{key}", f"unknown window {label!r} (configured: {', '.join(windows)})"
-            )
-            ok = False
-    for key in sorted(allowed - {"window", "baseline"}):
+        errors.add(f"{where}.{key}", _REPLACED.get(key, "unknown key"))
+    window = _window(spec.get("window"), f"{where}.window", errors, windows)
+    numbers = {"below", "above", "clear", "confidence"} if has_threshold else {"min_drop"}
+    for key in sorted(numbers):
         value = spec.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             errors.add(f"{where}.{key}", "expected a number")
-            ok = False
-    if not ok:
+    if has_threshold:
+        if len(errors.items) > before:
+            return None
+        values = {str(k): v for k, v in spec.items()}
+        return errors.check(where, lambda: Threshold(**values))
+    if "min_drop" not in spec:
+        errors.add(f"{where}.min_drop", "required: the smallest drop worth a page")
+    baseline = _baseline(spec.get("baseline"), f"{where}.baseline", errors, windows)
+    every_ms = errors.check(
+        f"{where}.false_alarms", lambda: parse_false_alarms(spec.get("false_alarms", "1/quarter"))
+    )
+    settle_ms = errors.check(
+        f"{where}.settle", lambda: parse_duration_ms(str(spec.get("settle", "1m")))
+    )
+    if (
+        windows is not None
+        and isinstance(baseline, str)
+        and window is not None
+        and windows[baseline] <= windows[window]
+    ):
+        errors.add(f"{where}.baseline", f"must be longer than the window {window}")
+    if len(errors.items) > before or window is None or baseline is None:
         return None
-    return errors.check(where, lambda: build(**{str(k): v for k, v in spec.items()}))
+    assert every_ms is not None and settle_ms is not None
+    return errors.check(
+        where, lambda: Drop(window, baseline, spec["min_drop"], every_ms, settle_ms)
+    )
+
+
+def _window(label: Any, path: str, errors: _Errors, windows: Windows | None) -> str | None:
+    if not isinstance(label, str):
+        errors.add(path, "expected a window label like 1h")
+        return None
+    if windows is not None and label not in windows:
+        errors.add(path, f"unknown window {label!r} (configured: {', '.join(windows)})")
+        return None
+    return label
+
+
+def _baseline(
+    spec: Any, path: str, errors: _Errors, windows: Windows | None
+) -> str | Calendar | None:
+    if not isinstance(spec, Mapping):
+        return _window(spec, path, errors, windows)
+    before = len(errors.items)
+    for key in sorted(set(map(str, spec)) - _CALENDAR_KEYS):
+        errors.add(f"{path}.{key}", "unknown key (expected same_hour_last_weeks, timezone)")
+    weeks = spec.get("same_hour_last_weeks")
+    if isinstance(weeks, bool) or not isinstance(weeks, int):
+        errors.add(f"{path}.same_hour_last_weeks", "expected a whole number of weeks")
+        weeks = 0
+    zone = spec.get("timezone", "UTC")
+    try:
+        ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.add(f"{path}.timezone", f"unknown IANA time zone {zone!r}")
+    if len(errors.items) > before:
+        return None
+    calendar = errors.check(path, lambda: Calendar(weeks, str(zone)))
+    if calendar is not None and windows is not None:
+        longest = max(windows.values(), default=0)
+        if longest < calendar.history_ms:
+            errors.add(
+                path,
+                f"needs {format_duration_ms(calendar.history_ms)} of buckets: add a window of at "
+                f"least that to STREAMER_WINDOWS (longest now {format_duration_ms(longest)})",
+            )
+            return None
+    return calendar
 
 
 def _selector(item: Mapping[str, Any], path: str, errors: _Errors) -> Selector | None:
@@ -211,4 +311,11 @@ def _string_map(value: Any, path: str, errors: _Errors) -> dict[str, str]:
     ):
         errors.add(path, "expected a mapping of names to strings")
         return {}
+    for name in value:
+        if not isinstance(name, str) or not _LABEL_NAME.match(name) or name.startswith("__"):
+            errors.add(
+                f"{path}.{name}",
+                "not a name Alertmanager accepts (letters, digits, _; not starting with a digit "
+                "or __)",
+            )
     return {str(k): str(v) for k, v in value.items()}

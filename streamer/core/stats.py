@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 Z95 = 1.959963984540054
 """Two-sided 95% normal quantile."""
+
+
+def one_sided_z(confidence: float) -> float:
+    """The normal quantile of a one-sided bound at ``confidence``; 0 for confidence 0 (the
+    point estimate itself)."""
+    if not 0 <= confidence < 1:
+        raise ValueError("confidence must be in [0, 1)")
+    return 0.0 if confidence <= 0.5 else NormalDist().inv_cdf(confidence)
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -23,30 +32,3 @@ def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, floa
 def normal_sf(z: float) -> float:
     """P(Z > z) for a standard normal Z."""
     return 0.5 * math.erfc(z / math.sqrt(2))
-
-
-def one_sided_drop_p_value(
-    baseline: float, baseline_se: float, current: float, current_se: float
-) -> float | None:
-    """p-value of H1 "current is below baseline" for two independent estimates.
-
-    None when neither estimate has any spread (the z statistic is undefined).
-    """
-    spread = math.hypot(baseline_se, current_se)
-    if spread == 0:
-        return None
-    return normal_sf((baseline - current) / spread)
-
-
-def two_proportion_drop_p_value(
-    baseline_successes: int, baseline_n: int, current_successes: int, current_n: int
-) -> float | None:
-    """One-sided pooled two-proportion z-test of "the current proportion is lower"."""
-    if baseline_n <= 0 or current_n <= 0:
-        return None
-    pooled = (baseline_successes + current_successes) / (baseline_n + current_n)
-    spread = math.sqrt(pooled * (1 - pooled) * (1 / baseline_n + 1 / current_n))
-    if spread == 0:
-        return None
-    diff = baseline_successes / baseline_n - current_successes / current_n
-    return normal_sf(diff / spread)

@@ -148,6 +148,19 @@ class SeriesWindows:
         """One tally per window, in the timeline's order."""
         return tuple(self._sums)
 
+    def between(self, low_ms: int, high_ms: int) -> list[tuple[int, Tally]]:
+        """The buckets starting in ``[low_ms, high_ms)``, oldest first."""
+        starts = self._starts
+        buckets = self._buckets
+        return [
+            (start, buckets[start])
+            for start in starts[bisect_left(starts, low_ms) : bisect_left(starts, high_ms)]
+        ]
+
+    def total_between(self, low_ms: int, high_ms: int) -> Tally:
+        """The merge of the buckets starting in ``[low_ms, high_ms)``."""
+        return self._merge(low_ms, high_ms)
+
     def _merge(self, low: int, high: int) -> Tally:
         result = empty(self.metric)
         if low >= high:

@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from streamer.traffic.replay import read_events
+from streamer.traffic.files import read_events
 
 
 def test_jsonl_lines_are_sent_as_they_are_keyed_by_touchpoint(tmp_path: Path):

@@ -2,12 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamer.core.stats import (
-    normal_sf,
-    one_sided_drop_p_value,
-    two_proportion_drop_p_value,
-    wilson_interval,
-)
+from streamer.core.stats import normal_sf, one_sided_z, wilson_interval
 
 
 @pytest.mark.parametrize(
@@ -30,13 +25,20 @@ def test_wilson_contains_the_proportion_and_stays_in_unit_range(successes_n):
     assert 0.0 <= low <= successes / n <= high <= 1.0
 
 
-def test_two_proportion_test_matches_a_hand_computation():
-    # 80/100 vs 60/100: pooled 0.7, se = sqrt(0.7*0.3*0.02) = 0.0648, z = 3.086, p = 0.00101
-    assert two_proportion_drop_p_value(80, 100, 60, 100) == pytest.approx(0.001014, rel=1e-3)
-    assert two_proportion_drop_p_value(60, 100, 80, 100) == pytest.approx(1 - 0.001014, rel=1e-3)
+@pytest.mark.parametrize(
+    ("confidence", "z"),
+    [
+        (0.0, 0.0),  # confidence 0: the point estimate itself
+        (0.95, 1.6448536269514722),  # one-sided 95%
+        (0.99, 2.3263478740408408),
+    ],
+)
+def test_one_sided_quantiles(confidence, z):
+    assert one_sided_z(confidence) == pytest.approx(z, rel=1e-9)
 
 
-def test_difference_test_uses_both_standard_errors():
-    # (40 - 20) / hypot(6, 8) = 2 -> p = 0.02275
-    assert one_sided_drop_p_value(40, 6, 20, 8) == pytest.approx(0.02275, rel=1e-3)
-    assert one_sided_drop_p_value(40, 0, 40, 0) is None
+def test_wilson_bound_of_a_hand_computed_case():
+    # 8/10 at z=1.96: centre (0.8 + 0.192)/1.384 = 0.7168, half 1.96*sqrt(0.016+0.0096)/1.384
+    # = 0.2266 -> 0.490 .. 0.943
+    low, high = wilson_interval(8, 10)
+    assert (round(low, 3), round(high, 3)) == (0.49, 0.943)

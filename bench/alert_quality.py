@@ -1,0 +1,158 @@
+"""Alert quality: false pages on a stream in which nothing changes, and how fast real drops page.
+
+Every figure comes from ``streamer.backtest`` (the worker's own core and evaluation policy) on
+generated answers with fixed seeds:
+
+- stationary streams (several touchpoint counts and answer rates, 7+ days): pages per rule and
+  per 100 series-weeks; every one of them is a false page;
+- the same streams with one touchpoint's score dropping at a known moment (NPS -20 and -40
+  points, CSAT -0.10, at 60 and 300 answers/hour): the median delay from the drop to the page.
+
+    python -m bench.alert_quality                     # the table in bench/README.md
+    python -m bench.alert_quality --smoke             # seconds: what make test runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.report import save
+from streamer.backtest import Report, backtest
+from streamer.core.alerting import Status
+from streamer.core.events import SurveyResponse
+from streamer.core.rules import Drop, Rule
+from streamer.core.scales import CES_7, CSAT_5, NPS_SCALE, Metric, Scoring
+from streamer.core.window import Timeline
+from streamer.rules_file import read_rules
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a Thursday
+RULES = Path(__file__).parents[1] / "deploy" / "rules.example.yaml"
+TIMELINE = Timeline.parse("1m", "5m,1h,24h,7d", "10m")
+
+NPS_SHARES = (0.55, 0.275, 0.175)
+"""Promoters, passives, detractors: NPS 37.5, the healthy contact center of issue 11."""
+CSAT_SATISFIED = 0.85
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    touchpoint: str
+    metric: Metric
+    delta: float
+    """NPS points or CSAT ratio (negative: worse)."""
+    at_ms: int
+
+
+def answers(
+    touchpoints: int, per_hour: float, days: float, seed: int, shift: Shift | None = None
+) -> Iterator[SurveyResponse]:
+    """Poisson arrivals of NPS, CSAT and CES answers per touchpoint, ``per_hour`` of each."""
+    rng = random.Random(seed)
+    end = START_MS + int(days * DAY_MS)
+    streams = []
+    for t in range(touchpoints):
+        for metric in (Metric.NPS, Metric.CSAT, Metric.CES):
+            streams.append((f"tp{t:03d}", metric))
+    gap_ms = HOUR_MS / per_hour
+    clocks = [START_MS + rng.expovariate(1.0) * gap_ms for _ in streams]
+    count = 0
+    merged: list[tuple[float, int]] = sorted((c, i) for i, c in enumerate(clocks))
+    import heapq
+
+    heapq.heapify(merged)
+    while merged:
+        at, i = heapq.heappop(merged)
+        if at >= end:
+            continue
+        touchpoint, metric = streams[i]
+        shifted = shift is not None and shift.touchpoint == touchpoint and at >= shift.at_ms
+        delta = shift.delta if shifted and shift is not None and shift.metric is metric else 0.0
+        count += 1
+        yield _answer(rng, f"e{count}", int(at), touchpoint, metric, delta)
+        heapq.heappush(merged, (at + rng.expovariate(1.0) * gap_ms, i))
+
+
+def _answer(
+    rng: random.Random, event_id: str, at_ms: int, touchpoint: str, metric: Metric, delta: float
+) -> SurveyResponse:
+    if metric is Metric.NPS:
+        promoters, passives, detractors = NPS_SHARES
+        moved = -delta / 200.0  # NPS falls by 2 points per point of share moved
+        promoters, detractors = promoters - moved, detractors + moved
+        u = rng.random()
+        score = 10 if u < promoters else 7 if u < promoters + passives else 3
+        return SurveyResponse(event_id, at_ms, touchpoint, metric, score, NPS_SCALE)
+    if metric is Metric.CSAT:
+        score = 5 if rng.random() < CSAT_SATISFIED + delta else 2
+        return SurveyResponse(event_id, at_ms, touchpoint, metric, score, CSAT_5)
+    score = rng.choice((7, 6, 6, 5, 5, 4, 3, 2))
+    return SurveyResponse(event_id, at_ms, touchpoint, metric, score, CES_7)
+
+
+def run(
+    rules: tuple[Rule, ...], touchpoints: int, per_hour: float, days: float, seed: int,
+    shift: Shift | None = None,
+) -> Report:
+    stream = list(answers(touchpoints, per_hour, days, seed, shift))
+    return backtest(stream, rules, TIMELINE, Scoring())
+
+
+def false_pages(rules: tuple[Rule, ...], touchpoints: int, per_hour: float, days: float, seeds: int) -> dict[str, object]:
+    pages: dict[str, int] = {rule.name: 0 for rule in rules}
+    series_weeks: dict[str, float] = {rule.name: 0.0 for rule in rules}
+    for seed in range(seeds):
+        report = run(rules, touchpoints, per_hour, days, seed)
+        for rule in rules:
+            pages[rule.name] += report.pages()[rule.name]
+            series_weeks[rule.name] += report.series_ms[rule.name] / (7 * DAY_MS)
+    return {
+        rule.name: {
+            "pages": pages[rule.name],
+            "series_weeks": round(series_weeks[rule.name], 1),
+            "per_100_series_weeks": round(100 * pages[rule.name] / series_weeks[rule.name], 3)
+            if series_weeks[rule.name]
+            else None,
+        }
+        for rule in rules
+    }
+
+
+def detection_delay(
+    rules: tuple[Rule, ...], metric: Metric, delta: float, per_hour: float, seeds: int,
+    warmup_days: float = 7.5, touchpoints: int = 4,
+) -> dict[str, object]:
+    """Median minutes from the drop to the first page on the dropped touchpoint, per rule."""
+    at_ms = START_MS + int(warmup_days * DAY_MS)
+    delays: dict[str, list[float]] = {}
+    for seed in range(seeds):
+        shift = Shift("tp000", metric, delta, at_ms)
+        report = run(rules, touchpoints, per_hour, warmup_days + 1.0, 1000 + seed, shift)
+        for rule in rules:
+            if rule.score.metric is not metric:
+                continue
+            first = [
+                a.starts_at_ms for a in report.alerts
+                if a.rule.name == rule.name and a.status is Status.FIRING
+                and a.series.touchpoint == "tp000" and not a.series.dimensions
+                and a.starts_at_ms >= at_ms
+            ]
+            delays.setdefault(rule.name, []).append(
+                (min(first) - at_ms) / 60_000 if first else float("inf")
+            )
+    return {
+        name: {
+            "median_minutes": round(statistics.median(values), 1)
+            if statistics.median(values) != float("inf") else None,
+            "detected": sum(v != float("inf") for v in values),
+            "runs": len(values),
+        }
+        for name, values in delays.items()
+    }

@@ -1,0 +1,167 @@
+"""Drop detection with a known false-alarm rate: a CUSUM on the answers, fed bucket by bucket.
+
+Re-running a fixed-level test at every tick ("peeking") on every series makes its p-value
+meaningless as a false-alarm rate. A CUSUM (Page 1954) accumulates the log-likelihood ratio of
+"the score has dropped by ``min_drop``" against "it is at its baseline" over the answers and
+alarms when the sum, floored at 0, reaches a limit ``h``. Its in-control average run length is
+at least ``e^h`` answers (Lorden 1971), so a limit of ``ln(answers expected per allowed false
+alarm)`` bounds the false-alarm rate of one series; dividing a rule's budget by the number of
+series it watches bounds the rule's (docs/alerting.md, with the calibration by simulation).
+
+Each score is a mean of per-answer values, and its log-likelihood ratio is linear in two bucket
+statistics, so a bucket's whole contribution is ``slope * stat + per_answer * n``:
+
+- NPS: answers are +1/0/-1; the drop hypothesis is the baseline's promoter/passive/detractor
+  distribution exponentially tilted until its mean is ``min_drop`` points lower (the
+  closest distribution with that mean, in Kullback-Leibler terms); ``stat = P - D``.
+- CSAT and CES agree: Bernoulli, p0 from the baseline against p0 - min_drop; ``stat`` = successes.
+- CES mean: normal with the baseline's mean and deviation against a mean worse by
+  ``min_drop`` (lower on a 1-7 agree scale, higher on the 1-5 low-effort scale); ``stat`` = sum.
+
+Baseline shares are smoothed by half an answer each (Jeffreys), so a baseline in which nobody
+was ever dissatisfied still has a finite likelihood for the first dissatisfied answer.
+
+The statistic is capped at the limit: once a drop is established, more bad answers do not dig a
+hole that recovery must climb out of; the alert clears when the statistic falls back below half
+the limit, i.e. after ``h/2`` of evidence that the series is back at its baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from streamer.core.scales import CesPolicy
+from streamer.core.scores import ScoreKind
+from streamer.core.tally import CesTally, CsatTally, NpsTally, Tally
+
+MIN_LIMIT = math.log(20.0)
+"""The lowest limit ever used: a budget allowing a false alarm every few answers is no budget."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """The log-likelihood ratio of a bucket: ``slope * statistic(bucket) + per_answer * n``."""
+
+    slope: float
+    per_answer: float
+
+    def log_likelihood_ratio(self, kind: ScoreKind, bucket: Tally) -> float:
+        n = bucket.n
+        return self.slope * statistic(kind, bucket) + self.per_answer * n if n else 0.0
+
+
+def statistic(kind: ScoreKind, tally: Tally) -> int:
+    """The per-bucket sufficient statistic of ``kind`` (see the module docstring)."""
+    if isinstance(tally, NpsTally):
+        return tally.promoters - tally.detractors
+    if isinstance(tally, CsatTally):
+        return tally.satisfied
+    assert isinstance(tally, CesTally)
+    return tally.total if kind is ScoreKind.CES_MEAN else tally.agree
+
+
+def reference(
+    kind: ScoreKind, baseline: Tally, min_drop: float, ces: CesPolicy
+) -> Reference | None:
+    """The detector of a ``min_drop`` drop from ``baseline``; None when the baseline is empty or
+    already so low that it cannot drop that far (nothing to detect)."""
+    if baseline.n == 0:
+        return None
+    if isinstance(baseline, NpsTally):
+        return _nps(baseline, min_drop / 100.0)
+    if isinstance(baseline, CsatTally):
+        return _bernoulli(baseline.satisfied, baseline.n, min_drop)
+    assert isinstance(baseline, CesTally)
+    if kind is ScoreKind.CES_AGREE:
+        return _bernoulli(baseline.agree, baseline.n, min_drop)
+    return _normal(baseline, min_drop, ces)
+
+
+def _bernoulli(successes: int, n: int, drop: float) -> Reference | None:
+    p0 = (successes + 0.5) / (n + 1.0)
+    p1 = p0 - drop
+    if p1 <= 0.0:
+        return None
+    # k ln(p1/p0) + (n - k) ln((1 - p1)/(1 - p0)), rearranged into slope * k + per_answer * n
+    failure = math.log((1.0 - p1) / (1.0 - p0))
+    return Reference(math.log(p1 / p0) - failure, failure)
+
+
+def _nps(tally: NpsTally, drop: float) -> Reference | None:
+    total = tally.n + 1.5
+    p = (tally.promoters + 0.5) / total
+    a = (tally.passives + 0.5) / total
+    d = (tally.detractors + 0.5) / total
+    target = (p - d) - drop
+    if target <= -1.0 + 1e-9:
+        return None
+    theta = _tilt(p, a, d, target)
+    cumulant = math.log(p * math.exp(theta) + a + d * math.exp(-theta))
+    return Reference(theta, -cumulant)
+
+
+def _tilt(p: float, a: float, d: float, target: float) -> float:
+    """The theta <= 0 whose tilted distribution p e^t, a, d e^-t (normalised) has mean
+    ``target``. The mean is increasing in theta, so bisection on a bracket is safe."""
+    low, high = -1.0, 0.0
+    while _tilted_mean(p, a, d, low) > target:
+        low *= 2.0
+        if low < -700.0:  # exp() would overflow; the target is then indistinguishable from -1
+            return low
+    for _ in range(60):
+        mid = (low + high) / 2.0
+        if _tilted_mean(p, a, d, mid) > target:
+            high = mid
+        else:
+            low = mid
+    return (low + high) / 2.0
+
+
+def _tilted_mean(p: float, a: float, d: float, theta: float) -> float:
+    up, down = p * math.exp(theta), d * math.exp(-theta)
+    return (up - down) / (up + a + down)
+
+
+def _normal(tally: CesTally, drop: float, ces: CesPolicy) -> Reference | None:
+    n = tally.n
+    mean = tally.total / n
+    # A constant or single-answer baseline says nothing of the spread: assume a quarter of the
+    # scale, the deviation of a typical CES distribution, rather than divide by zero.
+    floor = (ces.scale.high - ces.scale.low) / 4.0
+    variance = (n * tally.total_sq - tally.total**2) / (n * (n - 1)) if n > 1 else 0.0
+    variance = max(variance, floor * floor / 4.0) if n > 1 else floor * floor
+    scaled = drop / variance
+    if ces.higher_is_easier:  # worse is lower: H1 mean = mean - drop
+        return Reference(-scaled, scaled * (mean - drop / 2.0))
+    return Reference(scaled, -scaled * (mean + drop / 2.0))
+
+
+def limit(answers_per_ms: float, series: int, false_alarms_per_ms: float) -> float:
+    """The CUSUM limit that allows ``false_alarms_per_ms`` for a rule over ``series`` series of
+    ``answers_per_ms`` each: ``ln`` of the answers a series sees per false alarm it is allowed."""
+    answers_per_alarm = answers_per_ms * max(1, series) / false_alarms_per_ms
+    return max(MIN_LIMIT, math.log(answers_per_alarm)) if answers_per_alarm > 1 else MIN_LIMIT
+
+
+@dataclass(frozen=True, slots=True)
+class Cusum:
+    """One series' detector: the statistic, the next bucket to read, and the run of answers
+    since the statistic last stood at 0 (what the evidence is made of)."""
+
+    statistic: float = 0.0
+    next_bucket_ms: int | None = None
+    since_ms: int | None = None
+    run: Tally | None = None
+
+    def step(
+        self, bucket_ms: int, bucket: Tally, kind: ScoreKind, ref: Reference, cap: float
+    ) -> Cusum:
+        """Read one bucket (in time order); ``next_bucket_ms`` is the caller's to move."""
+        value = self.statistic + ref.log_likelihood_ratio(kind, bucket)
+        if value <= 0.0:
+            return Cusum(0.0, self.next_bucket_ms, None, None)
+        if self.run is None:
+            return Cusum(min(cap, value), self.next_bucket_ms, bucket_ms, bucket)
+        run = self.run + bucket  # type: ignore[operator]
+        return Cusum(min(cap, value), self.next_bucket_ms, self.since_ms, run)
