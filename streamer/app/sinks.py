@@ -9,7 +9,7 @@ alert is retried on its own, so one bad alert never holds back the others:
 - 5xx, 408, 429, a connection error, a timeout: the receiver is unwell; the alert is retried
   after a backoff with full jitter, uniform in [0, min(30 s, 1 s * 2^(failures - 1))], so alerts
   that failed together do not retry together. One line is logged when the receiver starts
-  failing, one when it accepts alerts again.
+  failing, one when it accepts alerts again; then every queued alert is sent at once.
 - any other answer (a 4xx: Alertmanager refuses a label name, say): the alert is logged once
   and dropped; re-sending it could never succeed. Alertmanager rejects a whole list for one bad
   alert, so the alerts of a rejected batch are sent again one by one, and only those rejected
@@ -313,6 +313,9 @@ class HttpSink:
             if self._failing:
                 log.info("%s at %s accepts alerts again", self.name, self.url)
                 self._failing = False
+                # the receiver is back: what waits out a backoff can go now
+                for key, queued in self._queue.items():
+                    self._queue[key] = replace(queued, failures=0, due_s=0.0)
         elif status >= 500 or status in _RETRYABLE:
             self._retry(batch, _RETRYABLE.get(status, "http_5xx"), f"HTTP {status}: {answer}")
         elif len(batch) > 1:

@@ -195,6 +195,27 @@ def test_server_errors_are_retried_with_growing_backoff_until_delivered(caplog):
     assert caplog.text.count("is failing") == 1 and caplog.text.count("accepts alerts again") == 1
 
 
+def test_alerts_backing_off_go_at_once_when_the_receiver_is_back():
+    async def scenario():
+        receiver = Receiver(500)
+        async with serving(receiver) as url:
+            registry = CollectorRegistry()
+            slow = Backoff(base_s=60.0, cap_s=60.0)  # would outlast the test
+            sink = Alertmanager(
+                "alertmanager-0", url, SinkMetrics(registry), backoff=slow, draw=lambda: 1.0
+            )
+            counts = Counts(registry, "alertmanager-0")
+            async with running(sink):
+                sink.put(document("checkout"))
+                await until(lambda: counts.failures("http_5xx") == 1, "the failure")
+                sink.put(document("billing"))
+                await until(lambda: counts.sent() == 2, "both alerts")
+        return receiver
+
+    receiver = asyncio.run(scenario())
+    assert receiver.accepted == [document("billing"), document("checkout")]
+
+
 def test_connection_errors_and_timeouts_are_counted_and_retried():
     async def scenario():
         port = free_port()
