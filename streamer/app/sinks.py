@@ -11,9 +11,10 @@ alert is retried on its own, so one bad alert never holds back the others:
   that failed together do not retry together. One line is logged when the receiver starts
   failing, one when it accepts alerts again; then every queued alert is sent at once.
 - any other answer (a 4xx: Alertmanager refuses a label name, say): the alert is logged once
-  and dropped; re-sending it could never succeed. Alertmanager rejects a whole list for one bad
-  alert, so the alerts of a rejected batch are sent again one by one, and only those rejected
-  alone are dropped (an alert once rejected is sent alone from then on).
+  and dropped; re-sending it could never succeed. Alertmanager answers 400 to a list holding one
+  bad alert without saying which alerts it kept, so the alerts of a rejected batch are sent
+  again one by one (a repeat is harmless: an alert is its label set), and only those rejected
+  alone are dropped; an alert once rejected is sent alone from then on.
 
 A queue holds at most ``STREAMER_ALERT_QUEUE_MAX`` alerts; past that the oldest is dropped and
 counted. Alertmanager wants each alert's latest state only, so a newer document with the same
