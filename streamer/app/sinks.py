@@ -300,7 +300,7 @@ class HttpSink:
                 self.url, json=self.body([queued.document for _, queued in batch])
             ) as response:
                 status = response.status
-                answer = "" if status < 300 else (await response.text())[:200]
+                answer = "" if status < 300 else (await response.text()).strip()[:200]
         except TimeoutError:
             self._retry(batch, "timeout", f"no answer within {self._timeout.total} s")
             return
