@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -38,9 +40,12 @@ class Settings(BaseSettings):
     detractors_topic: str = Field(
         "cx.detractors", description="unhappy answers for follow-up; empty: off"
     )
-    alertmanager_url: str | None = None
+    alertmanager_url: str | None = Field(
+        None, description="Alertmanager base URLs, comma-separated: each gets every alert"
+    )
     alert_webhook_url: str | None = None
     alert_resend_s: float = Field(60.0, gt=0)
+    alert_queue_max: int = Field(10_000, ge=1, description="alerts waiting per receiver, at most")
     public_url: str | None = Field(None, description="how people reach this worker (alert links)")
     partitions: int = Field(8, ge=1, description="partitions of topics the worker creates")
     windows: str = "5m,1h,24h,7d"
@@ -65,6 +70,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+    def alertmanager_urls(self) -> list[str]:
+        urls = [url.strip() for url in (self.alertmanager_url or "").split(",") if url.strip()]
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"STREAMER_ALERTMANAGER_URL: not an http(s) URL: {url!r}")
+        return urls
 
     def timeline(self) -> Timeline:
         return Timeline.parse(self.bucket, self.windows, self.grace)
@@ -98,3 +111,4 @@ class Settings(BaseSettings):
         self.timeline()
         self.breakdowns()
         self.scoring()
+        self.alertmanager_urls()

@@ -22,7 +22,7 @@ from streamer.app.intake import Intake
 from streamer.app.kafka import client_options
 from streamer.app.metrics import LagCollector, ScoreCollector, WorkerMetrics
 from streamer.app.settings import Settings
-from streamer.app.sinks import Alertmanager, Dispatch, HttpSink
+from streamer.app.sinks import Alertmanager, Dispatch, HttpSink, SinkMetrics
 from streamer.app.store import AlertStore, BucketStore, ChangelogSeal
 from streamer.app.topics import ALERTS_TABLE, BUCKETS_TABLE, changelog_topic, ensure_topics
 from streamer.app.views import register_views
@@ -135,11 +135,18 @@ class Worker:
             follow_ups=self._raw_topic(app, s.detractors_topic) if s.detractors_topic else None,
             scoring=self.scoring,
         )
+        sink_metrics = SinkMetrics(self.registry)
+        capacity = s.alert_queue_max
         dispatch = Dispatch(
             s.base_url(),
             self._raw_topic(app, s.alerts_topic) if s.alerts_topic else None,
-            Alertmanager(s.alertmanager_url) if s.alertmanager_url else None,
-            HttpSink("webhook", s.alert_webhook_url) if s.alert_webhook_url else None,
+            [
+                Alertmanager(f"alertmanager-{i}", url, sink_metrics, capacity=capacity)
+                for i, url in enumerate(s.alertmanager_urls())
+            ],
+            HttpSink("webhook", s.alert_webhook_url, sink_metrics, capacity=capacity)
+            if s.alert_webhook_url
+            else None,
         )
 
         # Subscribed for the assignment (the tables follow the input's partitions), but its
@@ -184,7 +191,7 @@ class Worker:
                 dispatch.send(result.alerts)
             await seal()
 
-        if dispatch.alertmanager is not None:
+        if dispatch.alertmanagers:
 
             @app.timer(s.alert_resend_s)
             async def resend() -> None:

@@ -11,7 +11,9 @@ def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("STREAMER_DIMENSIONS", "channel,channel+queue")
     monkeypatch.setenv("STREAMER_CES_SCALE", "1-5")
     monkeypatch.setenv("STREAMER_CSAT_SATISFIED_FROM", "1-7:6,1-10:9")
+    monkeypatch.setenv("STREAMER_ALERTMANAGER_URL", "http://am-a:9093, http://am-b:9093/")
     settings = Settings()
+    assert settings.alertmanager_urls() == ["http://am-a:9093", "http://am-b:9093/"]
     assert settings.kafka.hosts() == ["k1:9092", "k2:9092"]
     assert [w.label for w in settings.timeline().windows] == ["10m", "2h"]
     assert settings.breakdowns() == (("channel",), ("channel", "queue"))
@@ -26,6 +28,7 @@ def test_settings_come_from_the_environment(monkeypatch):
         ("STREAMER_CES_SCALE", "0-10"),
         ("STREAMER_WINDOWS", "90s"),
         ("STREAMER_DIMENSIONS", "comment"),
+        ("STREAMER_ALERTMANAGER_URL", "http://am-a:9093,am-b:9093"),  # no scheme
     ],
 )
 def test_bad_settings_fail_at_start(monkeypatch, name, value):

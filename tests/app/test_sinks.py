@@ -1,48 +1,334 @@
 import asyncio
+import contextlib
 import logging
+import re
+import socket
+import time
 
+import pytest
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
-from streamer.app.sinks import HttpSink, alert_document
-from streamer.core.alerting import Alert, Status
+from streamer.app.sinks import (
+    Alertmanager,
+    Backoff,
+    Dispatch,
+    HttpSink,
+    SinkMetrics,
+    alert_document,
+)
+from streamer.core.alerting import Alert, AlertState, Status
 from streamer.core.rules import Drop, Rule, Signal, Threshold, Verdict
 from streamer.core.scales import Metric
 from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
 
+FAST = Backoff(base_s=0.01, cap_s=0.05)  # real backoff shape, test-sized durations
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")  # what Alertmanager accepts
 
-def test_a_failing_receiver_gets_the_body_once_it_recovers(caplog):
+
+class Receiver:
+    """A fake receiver on 127.0.0.1: answers from a script, then as Alertmanager would (400 for
+    a body holding any alert with an invalid label name, 200 otherwise)."""
+
+    def __init__(self, *answers: int, hold: bool = False) -> None:
+        self.answers = list(answers)
+        self.bodies: list = []  # every POST body, in order
+        self.times: list[float] = []
+        self.accepted: list[dict] = []  # alerts of the bodies answered with 200
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        if not hold:
+            self.release.set()
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.bodies.append(body)
+        self.times.append(time.monotonic())
+        self.entered.set()
+        await self.release.wait()
+        if self.answers:
+            return web.Response(status=self.answers.pop(0))
+        alerts = body if isinstance(body, list) else [body]
+        if any(not LABEL_NAME.match(name) for a in alerts for name in a["labels"]):
+            return web.Response(status=400, text="invalid label set")
+        self.accepted.extend(alerts)
+        return web.Response(status=200)
+
+
+@contextlib.asynccontextmanager
+async def serving(receiver: Receiver, port: int = 0):
+    app = web.Application()
+    app.router.add_post("/hook", receiver.handle)
+    app.router.add_post("/api/v2/alerts", receiver.handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    finally:
+        receiver.release.set()
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def running(*sinks: HttpSink):
+    tasks = [asyncio.create_task(sink.run()) for sink in sinks]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def until(condition, what: str, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def document(touchpoint: str, **labels: str) -> dict:
+    return {
+        "labels": {"alertname": "NpsLow", "touchpoint": touchpoint, **labels},
+        "annotations": {},
+        "startsAt": "2024-01-01T00:00:00.000Z",
+    }
+
+
+class Counts:
+    def __init__(self, registry: CollectorRegistry, sink: str) -> None:
+        self._registry, self._sink = registry, sink
+
+    def sent(self) -> float:
+        return (
+            self._registry.get_sample_value("streamer_alerts_sent_total", {"sink": self._sink}) or 0
+        )
+
+    def failures(self, reason: str) -> float:
+        labels = {"sink": self._sink, "reason": reason}
+        return self._registry.get_sample_value("streamer_alert_send_failures_total", labels) or 0
+
+    def queue(self) -> float | None:
+        return self._registry.get_sample_value("streamer_alert_queue", {"sink": self._sink})
+
+
+def alertmanager(url: str, name: str = "alertmanager-0", **options):
+    registry = CollectorRegistry()
+    sink = Alertmanager(name, url, SinkMetrics(registry), backoff=FAST, **options)
+    return sink, Counts(registry, name)
+
+
+def test_a_rejected_alert_is_logged_once_and_dropped_and_later_alerts_get_through(caplog):
     caplog.set_level(logging.INFO, logger="streamer.alerts")
+    bad, good = document("checkout", **{"queue-name": "x"}), document("billing")
 
     async def scenario():
-        answers = [500, 503, 200]
-        received = []
+        receiver = Receiver()
+        async with serving(receiver) as url:
+            sink, counts = alertmanager(url)
+            async with running(sink):
+                sink.put(bad)
+                await until(lambda: counts.failures("http_4xx") == 1, "the rejection")
+                sink.put(good)
+                await until(lambda: counts.sent() == 1, "the good alert")
+                sink.put(bad)  # re-sent while firing: rejected again, not logged again
+                await until(lambda: counts.failures("http_4xx") == 2, "the second rejection")
+                assert sink.pending() == 0
+        return receiver
 
-        async def hook(request):
-            received.append(await request.json())
-            return web.Response(status=answers.pop(0) if answers else 200)
+    receiver = asyncio.run(scenario())
+    assert receiver.accepted == [good]
+    assert caplog.text.count("rejected") == 1 and "is failing" not in caplog.text
 
-        app = web.Application()
-        app.router.add_post("/hook", hook)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        sink = HttpSink("webhook", f"http://127.0.0.1:{port}/hook")
-        task = asyncio.create_task(sink.run())
-        sink.put({"status": "firing", "n": 1})
-        for _ in range(100):
-            if sink.delivered:
-                break
-            await asyncio.sleep(0.1)
-        task.cancel()
-        await runner.cleanup()
-        return sink, received
 
-    sink, received = asyncio.run(scenario())
-    assert sink.delivered == 1 and len(received) == 3  # two failures, then accepted
+def test_a_batch_with_one_bad_alert_delivers_its_good_alerts():
+    first, bad, last = document("a"), document("b", **{"0bad": "x"}), document("c")
+
+    async def scenario():
+        receiver = Receiver()
+        async with serving(receiver) as url:
+            sink, counts = alertmanager(url)
+            for d in (first, bad, last):
+                sink.put(d)
+            async with running(sink):
+                await until(lambda: counts.sent() + counts.failures("http_4xx") == 3, "all three")
+        return receiver, counts
+
+    receiver, counts = asyncio.run(scenario())
+    assert receiver.bodies[0] == [first, bad, last]  # one batch, rejected whole
+    assert receiver.accepted == [first, last]
+    assert (counts.sent(), counts.failures("http_4xx")) == (2, 1)
+
+
+def test_server_errors_are_retried_with_growing_backoff_until_delivered(caplog):
+    caplog.set_level(logging.INFO, logger="streamer.alerts")
+    backoff = Backoff(base_s=0.02, cap_s=1.0)
+
+    async def scenario():
+        receiver = Receiver(500, 503, 429)
+        async with serving(receiver) as url:
+            registry = CollectorRegistry()
+            sink = HttpSink(
+                "webhook", f"{url}/hook", SinkMetrics(registry), backoff=backoff, draw=lambda: 1.0
+            )
+            counts = Counts(registry, "webhook")
+            async with running(sink):
+                sink.put(document("checkout"))
+                await until(lambda: counts.sent() == 1, "the delivery")
+        return receiver, counts
+
+    receiver, counts = asyncio.run(scenario())
+    assert len(receiver.bodies) == 4 and receiver.accepted == [document("checkout")]
+    gaps = [b - a for a, b in zip(receiver.times, receiver.times[1:], strict=False)]
+    for gap, failures in zip(gaps, (1, 2, 3), strict=True):
+        assert gap >= 0.9 * backoff.delay_s(failures, 1.0)  # 20 ms, 40 ms, 80 ms at least
+    assert (counts.failures("http_5xx"), counts.failures("throttled")) == (2, 1)
     assert caplog.text.count("is failing") == 1 and caplog.text.count("accepts alerts again") == 1
+
+
+def test_alerts_backing_off_go_at_once_when_the_receiver_is_back():
+    async def scenario():
+        receiver = Receiver(500)
+        async with serving(receiver) as url:
+            registry = CollectorRegistry()
+            slow = Backoff(base_s=60.0, cap_s=60.0)  # would outlast the test
+            sink = Alertmanager(
+                "alertmanager-0", url, SinkMetrics(registry), backoff=slow, draw=lambda: 1.0
+            )
+            counts = Counts(registry, "alertmanager-0")
+            async with running(sink):
+                sink.put(document("checkout"))
+                await until(lambda: counts.failures("http_5xx") == 1, "the failure")
+                sink.put(document("billing"))
+                await until(lambda: counts.sent() == 2, "both alerts")
+        return receiver
+
+    receiver = asyncio.run(scenario())
+    assert receiver.accepted == [document("billing"), document("checkout")]
+
+
+def test_connection_errors_and_timeouts_are_counted_and_retried():
+    async def scenario():
+        port = free_port()
+        sink, counts = alertmanager(f"http://127.0.0.1:{port}", timeout_s=0.2)
+        async with running(sink):
+            sink.put(document("checkout"))
+            await until(lambda: counts.failures("connection") >= 2, "connection errors")
+            receiver = Receiver(hold=True)  # up, but slower than the sink waits
+            async with serving(receiver, port):
+                await until(lambda: counts.failures("timeout") >= 1, "a timeout")
+                receiver.release.set()
+                await until(lambda: counts.sent() == 1, "the delivery")
+        return receiver
+
+    receiver = asyncio.run(scenario())
+    # the timed-out POSTs are answered too once released: delivery is at least once, which
+    # Alertmanager absorbs (an alert is its label set)
+    assert receiver.accepted and all(a == document("checkout") for a in receiver.accepted)
+
+
+def test_every_alertmanager_gets_every_alert_and_a_stuck_one_delays_no_other():
+    rule = Rule("NpsLow", ScoreKind.NPS, Threshold("1h", below=30))
+    series = SeriesKey(Metric.NPS, "checkout")
+    alert = Alert(rule, series, Status.FIRING, 0, None, None)
+
+    async def scenario():
+        up, stuck, hook = Receiver(), Receiver(hold=True), Receiver()
+        async with serving(up) as up_url, serving(stuck) as stuck_url, serving(hook) as hook_url:
+            registry = CollectorRegistry()
+            metrics = SinkMetrics(registry)
+            sinks = [
+                Alertmanager("alertmanager-0", up_url, metrics, backoff=FAST),
+                Alertmanager("alertmanager-1", stuck_url, metrics, backoff=FAST),
+            ]
+            webhook = HttpSink("webhook", f"{hook_url}/hook", metrics, backoff=FAST)
+            dispatch = Dispatch("http://w", None, sinks, webhook)
+            up_counts, stuck_counts = (
+                Counts(registry, "alertmanager-0"),
+                Counts(registry, "alertmanager-1"),
+            )
+            async with running(*dispatch.http_sinks()):
+                dispatch.send([alert])
+                await until(lambda: len(up.accepted) == 1, "the first Alertmanager")
+                await stuck.entered.wait()
+                assert stuck_counts.queue() == 1 and stuck_counts.sent() == 0  # still waiting
+                stuck.release.set()
+                await until(lambda: len(stuck.accepted) == 1, "the second Alertmanager")
+                await until(lambda: len(hook.accepted) == 1, "the webhook")
+                # Alertmanager forgets what is not re-sent: each one gets the re-sends
+                dispatch.resend([(rule, series, AlertState(Status.FIRING, since_ms=0))])
+                await until(lambda: len(up.accepted) == len(stuck.accepted) == 2, "the re-sends")
+            assert (up_counts.sent(), stuck_counts.sent()) == (2, 2)
+        return up, hook
+
+    up, hook = asyncio.run(scenario())
+    expected = alert_document(alert, "http://w")
+    assert up.accepted == [expected, expected]
+    assert hook.accepted == [{"status": "firing", **expected}]
+
+
+def test_a_full_queue_drops_its_oldest_alerts_and_counts_them():
+    async def scenario():
+        receiver = Receiver()
+        async with serving(receiver) as url:
+            registry = CollectorRegistry()
+            sink = HttpSink("webhook", f"{url}/hook", SinkMetrics(registry), capacity=3)
+            counts = Counts(registry, "webhook")
+            for i in range(5):  # before the sink runs: as if the receiver were down
+                sink.put(document(f"t{i}"))
+            assert (sink.pending(), counts.queue()) == (3, 3)
+            assert counts.failures("dropped_queue_full") == 2
+            async with running(sink):
+                await until(lambda: counts.sent() == 3, "the delivery")
+            assert counts.queue() == 0
+        return receiver
+
+    receiver = asyncio.run(scenario())
+    assert [a["labels"]["touchpoint"] for a in receiver.accepted] == ["t2", "t3", "t4"]
+
+
+def test_a_newer_state_of_a_queued_alert_replaces_it():
+    firing, other = document("checkout"), document("billing")
+    resolved = {**firing, "endsAt": "2024-01-01T01:00:00.000Z"}
+
+    async def scenario():
+        receiver = Receiver()
+        async with serving(receiver) as url:
+            sink, counts = alertmanager(url, capacity=2)
+            for d in (firing, other, resolved):
+                sink.put(d)
+            assert sink.pending() == 2 and counts.failures("dropped_queue_full") == 0
+            async with running(sink):
+                await until(lambda: counts.sent() == 2, "the delivery")
+        return receiver
+
+    receiver = asyncio.run(scenario())
+    assert receiver.bodies == [[resolved, other]]  # its place in the queue, the newest state
+
+
+@pytest.mark.parametrize(
+    ("failures", "draw", "delay_s"),
+    [
+        (1, 1.0, 1.0),  # first retry: up to the base
+        (2, 1.0, 2.0),  # doubling
+        (5, 1.0, 16.0),
+        (6, 1.0, 30.0),  # capped
+        (10_000, 1.0, 30.0),  # no overflow after a long outage
+        (3, 0.5, 2.0),  # full jitter: a uniform share of the ceiling
+        (3, 0.0, 0.0),
+    ],
+)
+def test_backoff_doubles_to_its_cap_under_full_jitter(failures, draw, delay_s):
+    assert Backoff(base_s=1.0, cap_s=30.0).delay_s(failures, draw) == delay_s
 
 
 def test_an_alertmanager_document_says_what_where_how_much_and_how_sure():
