@@ -10,6 +10,7 @@ import pytest
 from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
+from streamer.app.settings import Settings
 from streamer.app.webconfig import BasicAuth, WebConfigError, read_web_config
 
 HASH = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode()
@@ -65,6 +66,8 @@ def test_certificates_are_read_relative_to_the_file(tmp_path):
     config = read_web_config(path)
     assert isinstance(config.ssl_context, ssl.SSLContext)
     assert config.ssl_context.verify_mode == ssl.CERT_NONE  # no client certificates asked for
+    links = Settings(web_host="10.0.0.5", web_config_file=str(path)).base_url()
+    assert links == "https://10.0.0.5:6066"
 
 
 def basic(credentials):
