@@ -15,6 +15,7 @@ generated answers with fixed seeds:
 from __future__ import annotations
 
 import argparse
+import heapq
 import random
 import statistics
 import time
@@ -26,7 +27,7 @@ from bench.report import save
 from streamer.backtest import Report, backtest
 from streamer.core.alerting import Status
 from streamer.core.events import SurveyResponse
-from streamer.core.rules import Drop, Rule
+from streamer.core.rules import Rule
 from streamer.core.scales import CES_7, CSAT_5, NPS_SCALE, Metric, Scoring
 from streamer.core.window import Timeline
 from streamer.rules_file import read_rules
@@ -65,8 +66,6 @@ def answers(
     clocks = [START_MS + rng.expovariate(1.0) * gap_ms for _ in streams]
     count = 0
     merged: list[tuple[float, int]] = sorted((c, i) for i, c in enumerate(clocks))
-    import heapq
-
     heapq.heapify(merged)
     while merged:
         at, i = heapq.heappop(merged)
@@ -98,14 +97,20 @@ def _answer(
 
 
 def run(
-    rules: tuple[Rule, ...], touchpoints: int, per_hour: float, days: float, seed: int,
+    rules: tuple[Rule, ...],
+    touchpoints: int,
+    per_hour: float,
+    days: float,
+    seed: int,
     shift: Shift | None = None,
 ) -> Report:
     stream = list(answers(touchpoints, per_hour, days, seed, shift))
     return backtest(stream, rules, TIMELINE, Scoring())
 
 
-def false_pages(rules: tuple[Rule, ...], touchpoints: int, per_hour: float, days: float, seeds: int) -> dict[str, object]:
+def false_pages(
+    rules: tuple[Rule, ...], touchpoints: int, per_hour: float, days: float, seeds: int
+) -> dict[str, object]:
     pages: dict[str, int] = {rule.name: 0 for rule in rules}
     series_weeks: dict[str, float] = {rule.name: 0.0 for rule in rules}
     for seed in range(seeds):
@@ -126,8 +131,13 @@ def false_pages(rules: tuple[Rule, ...], touchpoints: int, per_hour: float, days
 
 
 def detection_delay(
-    rules: tuple[Rule, ...], metric: Metric, delta: float, per_hour: float, seeds: int,
-    warmup_days: float = 7.5, touchpoints: int = 4,
+    rules: tuple[Rule, ...],
+    metric: Metric,
+    delta: float,
+    per_hour: float,
+    seeds: int,
+    warmup_days: float = 7.5,
+    touchpoints: int = 4,
 ) -> dict[str, object]:
     """Median minutes from the drop to the first page on the dropped touchpoint, per rule."""
     at_ms = START_MS + int(warmup_days * DAY_MS)
@@ -139,9 +149,12 @@ def detection_delay(
             if rule.score.metric is not metric:
                 continue
             first = [
-                a.starts_at_ms for a in report.alerts
-                if a.rule.name == rule.name and a.status is Status.FIRING
-                and a.series.touchpoint == "tp000" and not a.series.dimensions
+                a.starts_at_ms
+                for a in report.alerts
+                if a.rule.name == rule.name
+                and a.status is Status.FIRING
+                and a.series.touchpoint == "tp000"
+                and not a.series.dimensions
                 and a.starts_at_ms >= at_ms
             ]
             delays.setdefault(rule.name, []).append(
@@ -150,9 +163,53 @@ def detection_delay(
     return {
         name: {
             "median_minutes": round(statistics.median(values), 1)
-            if statistics.median(values) != float("inf") else None,
+            if statistics.median(values) != float("inf")
+            else None,
             "detected": sum(v != float("inf") for v in values),
             "runs": len(values),
         }
         for name, values in delays.items()
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rules", default=str(RULES))
+    parser.add_argument("--seeds", type=int, default=3, help="runs per detection figure")
+    parser.add_argument("--days", type=float, default=8.0, help="length of stationary streams")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, for make test")
+    args = parser.parse_args()
+    rules = read_rules(args.rules, {w.label: w.length_ms for w in TIMELINE.windows})
+    started = time.time()
+    if args.smoke:
+        stationary = [(2, 60.0, 1.0, 1)]
+        drops = [(Metric.NPS, -40.0, 300.0)]
+        seeds, warmup = 1, 1.0
+    else:
+        stationary = [(20, 60.0, args.days, 1), (5, 300.0, args.days, 1), (50, 20.0, args.days, 1)]
+        drops = [
+            (metric, delta, rate)
+            for metric, delta in ((Metric.NPS, -20.0), (Metric.NPS, -40.0), (Metric.CSAT, -0.10))
+            for rate in (60.0, 300.0)
+        ]
+        seeds, warmup = args.seeds, 7.5
+    figures: dict[str, object] = {"false_pages": [], "detection": []}
+    for touchpoints, rate, days, runs in stationary:
+        result = false_pages(rules, touchpoints, rate, days, runs)
+        figures["false_pages"].append(  # type: ignore[attr-defined]
+            {"touchpoints": touchpoints, "per_hour": rate, "days": days, "rules": result}
+        )
+        print(f"stationary {touchpoints} touchpoints x {rate:g}/h x {days:g} d: {result}")
+    for metric, delta, rate in drops:
+        result = detection_delay(rules, metric, delta, rate, seeds, warmup)
+        figures["detection"].append(  # type: ignore[attr-defined]
+            {"metric": metric.value, "delta": delta, "per_hour": rate, "rules": result}
+        )
+        print(f"drop {metric.value} {delta:+g} at {rate:g}/h: {result}")
+    figures["seconds"] = round(time.time() - started, 1)
+    if not args.smoke:
+        save("alert_quality", "python -m bench.alert_quality", figures)
+
+
+if __name__ == "__main__":
+    main()

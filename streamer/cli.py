@@ -94,16 +94,24 @@ def _backtest(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from streamer.app.settings import SettingsError, load_settings
     from streamer.app.worker import run
 
+    options = {"log_level": args.log_level, "log_format": args.log_format}
     try:
-        run()
+        run(load_settings(**{name: value for name, value in options.items() if value}))
+    except SettingsError as error:
+        return _refuse("the settings are invalid", error.problems)
     except RulesError as error:
-        print("streamer worker: refusing to start, the rules file is invalid:", file=sys.stderr)
-        for line in error.errors:
-            print(f"  {line}", file=sys.stderr)
-        return 2
+        return _refuse("the rules file is invalid", error.errors)
     return 0
+
+
+def _refuse(why: str, problems: Sequence[str]) -> int:
+    print(f"streamer worker: refusing to start, {why}:", file=sys.stderr)
+    for line in problems:
+        print(f"  {line}", file=sys.stderr)
+    return 2
 
 
 def _broker(args: argparse.Namespace) -> int:
@@ -155,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamer", description="Rolling NPS, CSAT and CES from survey events."
     )
+    parser.add_argument("--version", action="version", version=f"streamer {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     rules = commands.add_parser("rules", help="alert rules files").add_subparsers(
@@ -184,6 +193,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser(
         "worker", help="run a scoring worker (settings from the environment)"
+    )
+    worker.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="default: STREAMER_LOG_LEVEL, else info",
+    )
+    worker.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="json: one object per line (ts, level, logger, message); "
+        "default: STREAMER_LOG_FORMAT, else text",
     )
     worker.set_defaults(handler=_worker)
 
@@ -219,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--port", type=int, default=9092)
     broker.set_defaults(handler=_broker)
     return parser
+
+
+def _version() -> str:
+    from streamer.app.buildinfo import package_version
+
+    return package_version()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

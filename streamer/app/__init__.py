@@ -8,10 +8,10 @@ from typing import Any
 def __getattr__(name: str) -> Any:
     # Built on first use, so that importing streamer.app.settings does not start building a worker.
     if name == "app":
-        from streamer.app.settings import Settings
+        from streamer.app.settings import load_settings
         from streamer.app.worker import Worker
 
-        app = Worker(Settings()).app
+        app = Worker(load_settings()).app
         globals()["app"] = app
         return app
     raise AttributeError(name)

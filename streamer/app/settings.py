@@ -1,16 +1,49 @@
-"""Worker settings from the environment (documented in the README with their defaults)."""
+"""Worker settings from the environment (documented in the README with their defaults).
+
+Every value is checked when the settings are read: ``load_settings`` reports every problem at
+once, each under the environment variable that set it, and the texts that need parsing
+(windows, bucket, grace, dimensions, scales) are parsed there, once.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import os
+import re
+import socket
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streamer.app.webconfig import WebConfig, WebConfigError, read_web_config
+from streamer.core.durations import parse_duration_ms
 from streamer.core.events import Limits
 from streamer.core.scales import CSAT_5, CesPolicy, CsatPolicy, Scale, Scoring
 from streamer.core.series import Breakdown, parse_breakdowns
 from streamer.core.window import Timeline
+
+# Kafka's legal topic names; an empty name switches an optional output off.
+_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+_WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["text", "json"]
+
+
+class SettingsError(Exception):
+    """Settings that cannot run a worker; ``problems`` has one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 class KafkaSettings(BaseSettings):
@@ -18,15 +51,20 @@ class KafkaSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
-    bootstrap: str = "127.0.0.1:9092"
-    security_protocol: str = Field("PLAINTEXT", pattern="^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$")
-    sasl_mechanism: str = "PLAIN"
+    bootstrap: str = Field("127.0.0.1:9092", min_length=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = None
 
     def hosts(self) -> list[str]:
         return [host.strip() for host in self.bootstrap.split(",") if host.strip()]
+
+
+def _state_home() -> Path:
+    """Where a user's programs keep state (XDG base directories)."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
 
 
 class Settings(BaseSettings):
@@ -44,71 +82,219 @@ class Settings(BaseSettings):
         None, description="Alertmanager base URLs, comma-separated: each gets every alert"
     )
     alert_webhook_url: str | None = None
-    alert_resend_s: float = Field(60.0, gt=0)
+    alert_resend_s: float = Field(60.0, ge=1, le=3_600)
     alert_queue_max: int = Field(10_000, ge=1, description="alerts waiting per receiver, at most")
     public_url: str | None = Field(None, description="how people reach this worker (alert links)")
-    partitions: int = Field(8, ge=1, description="partitions of topics the worker creates")
-    windows: str = "5m,1h,24h,7d"
+    partitions: int = Field(8, ge=1, le=10_000, description="partitions of topics it creates")
+    # bucket and grace come before windows: the windows' check needs them (validation order)
     bucket: str = "1m"
     grace: str = "10m"
+    windows: str = "5m,1h,24h,7d"
     dimensions: str = ""
     max_series: int = Field(10_000, ge=1)
     rules: str | None = None
     ces_scale: str = Field("1-7", description="1-7 (agree 5-7) or 1-5 (low effort is good, 1-2)")
     csat_satisfied_from: str = "1-5:4,1-7:6,1-10:9"
-    max_event_bytes: int = Field(65_536, ge=256)
-    dlq_value_max_bytes: int = Field(4_096, ge=0)
+    max_event_bytes: int = Field(65_536, ge=256, le=16_777_216)
+    dlq_value_max_bytes: int = Field(4_096, ge=0, le=1_048_576)
     web_host: str = "127.0.0.1"
-    web_port: int = 6066
-    batch_max: int = Field(5_000, ge=1)
+    web_port: int = Field(6066, ge=1, le=65_535)
+    web_config_file: str | None = None
+    batch_max: int = Field(5_000, ge=1, le=1_000_000)
     fetch_max_wait_ms: int = Field(100, ge=1, le=30_000)
-    tick_s: float = Field(1.0, gt=0)
-    session_timeout_s: float = 10.0
-    data_dir: str = ".run/worker-data"
+    tick_s: float = Field(1.0, ge=0.05, le=60)
+    # Kafka brokers refuse sessions outside group.{min,max}.session.timeout.ms (6 s..30 min by
+    # default); the local broker takes shorter ones, which the tests use.
+    session_timeout_s: float = Field(10.0, gt=0, le=1_800)
+    data_dir: str | None = Field(None, description="default: $XDG_STATE_HOME/streamer")
+    log_level: LogLevel = "info"
+    log_format: LogFormat = "text"
+
+    _timeline: Timeline = PrivateAttr()
+    _breakdowns: tuple[Breakdown, ...] = PrivateAttr()
+    _scoring: Scoring = PrivateAttr()
+    _web_config: WebConfig = PrivateAttr()
 
     @field_validator("windows", "bucket", "grace", "dimensions", "ces_scale", "csat_satisfied_from")
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
 
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("app_id", "input_topic", "dlq_topic", "alerts_topic", "detractors_topic")
+    @classmethod
+    def _topic_name(cls, value: str, info: ValidationInfo) -> str:
+        """Topic names (the app id prefixes the changelogs'); an empty output is switched off."""
+        off = not value and info.field_name in ("alerts_topic", "detractors_topic")
+        if not off and not _TOPIC.fullmatch(value):
+            raise ValueError(f"expected a Kafka topic name (letters, digits, . _ -), got {value!r}")
+        return value
+
+    @field_validator("alertmanager_url", "alert_webhook_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Only the Alertmanager URL takes a list (an HA pair gets every alert, as from Prometheus).
+        several = info.field_name == "alertmanager_url"
+        for url in _split(value) if several else ([value.strip()] if value else []):
+            if not re.fullmatch(r"https?://[^\s/,]+(/[^\s,]*)?", url):
+                raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
+        return value.strip() if value else value
+
+    @field_validator("bucket", "grace")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration_ms(value)
+        return value
+
+    @field_validator("windows")
+    @classmethod
+    def _timeline_fits(cls, value: str, info: ValidationInfo) -> str:
+        if "bucket" in info.data and "grace" in info.data:
+            _parse_timeline(info.data["bucket"], value, info.data["grace"])
+        else:  # the bucket's own error is reported under its name; check what can be checked
+            for part in value.split(","):
+                if part.strip():
+                    parse_duration_ms(part)
+        return value
+
+    @field_validator("dimensions")
+    @classmethod
+    def _breakdowns_known(cls, value: str) -> str:
+        parse_breakdowns(value)
+        return value
+
+    @field_validator("ces_scale")
+    @classmethod
+    def _ces_known(cls, value: str) -> str:
+        _parse_ces(value)
+        return value
+
+    @field_validator("csat_satisfied_from")
+    @classmethod
+    def _csat_known(cls, value: str) -> str:
+        _parse_csat(value)
+        return value
+
+    @field_validator("web_config_file")
+    @classmethod
+    def _web_config_readable(cls, value: str | None) -> str | None:
+        if value:
+            read_web_config(Path(value))
+        return value
+
+    @model_validator(mode="after")
+    def _parse(self) -> Settings:
+        """The parsed forms, built once from texts the field validators have accepted."""
+        self._timeline = _parse_timeline(self.bucket, self.windows, self.grace)
+        self._breakdowns = parse_breakdowns(self.dimensions)
+        self._scoring = Scoring(_parse_csat(self.csat_satisfied_from), _parse_ces(self.ces_scale))
+        self._web_config = (
+            read_web_config(Path(self.web_config_file)) if self.web_config_file else WebConfig()
+        )
+        return self
+
     def alertmanager_urls(self) -> list[str]:
-        urls = [url.strip() for url in (self.alertmanager_url or "").split(",") if url.strip()]
-        for url in urls:
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ValueError(f"STREAMER_ALERTMANAGER_URL: not an http(s) URL: {url!r}")
-        return urls
+        return _split(self.alertmanager_url)
 
     def timeline(self) -> Timeline:
-        return Timeline.parse(self.bucket, self.windows, self.grace)
+        return self._timeline
 
     def breakdowns(self) -> tuple[Breakdown, ...]:
-        return parse_breakdowns(self.dimensions)
+        return self._breakdowns
 
     def scoring(self) -> Scoring:
-        pairs = []
-        for part in self.csat_satisfied_from.split(","):
-            scale, _, threshold = part.partition(":")
-            pairs.append((Scale.parse(scale.strip()), int(threshold)))
-        default = CSAT_5 if any(s == CSAT_5 for s, _ in pairs) else pairs[0][0]
-        csat = CsatPolicy(tuple(pairs), default)
-        if self.ces_scale == "1-7":
-            ces = CesPolicy()
-        elif self.ces_scale == "1-5":
-            ces = CesPolicy.low_effort_is_good()
-        else:
-            raise ValueError(f"STREAMER_CES_SCALE must be 1-7 or 1-5, got {self.ces_scale!r}")
-        return Scoring(csat, ces)
+        return self._scoring
+
+    def web_config(self) -> WebConfig:
+        return self._web_config
+
+    def binds_everywhere(self) -> bool:
+        return self.web_host.strip() in _WILDCARD_HOSTS
 
     def base_url(self) -> str:
-        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
+        """How people reach this worker: STREAMER_PUBLIC_URL, else the bind address, with the
+        machine's name for a wildcard bind (``0.0.0.0`` is no address to click)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self._web_config.ssl_context else "http"
+        host = socket.gethostname() if self.binds_everywhere() else self.web_host
+        return f"{scheme}://{f'[{host}]' if ':' in host else host}:{self.web_port}"
+
+    def data_path(self) -> Path:
+        """STREAMER_DATA_DIR as an absolute path, whatever directory the worker starts in."""
+        chosen = Path(self.data_dir).expanduser() if self.data_dir else _state_home() / "streamer"
+        return chosen.absolute()
 
     def limits(self) -> Limits:
         return Limits(max_bytes=self.max_event_bytes)
 
-    def validate_all(self) -> None:
-        """Fail at start with a clear message rather than at the first event."""
-        self.timeline()
-        self.breakdowns()
-        self.scoring()
-        self.alertmanager_urls()
+
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _parse_timeline(bucket: str, windows: str, grace: str) -> Timeline:
+    try:
+        return Timeline.parse(bucket, windows, grace)
+    except ValueError as error:
+        if "buckets" in str(error):
+            raise ValueError(f"{error} (STREAMER_BUCKET={bucket})") from None
+        raise
+
+
+def _parse_ces(text: str) -> CesPolicy:
+    if text == "1-7":
+        return CesPolicy()
+    if text == "1-5":
+        return CesPolicy.low_effort_is_good()
+    raise ValueError(f"expected 1-7 or 1-5, got {text!r}")
+
+
+def _parse_csat(text: str) -> CsatPolicy:
+    """``"1-5:4,1-7:6"``: each accepted scale with its lowest satisfied score."""
+    pairs = []
+    for part in text.split(","):
+        scale, sep, threshold = part.partition(":")
+        if not sep or not threshold.strip().isdigit():
+            raise ValueError(
+                f"expected scale:lowest-satisfied pairs like 1-5:4,1-7:6, got {text!r}"
+            )
+        pairs.append((Scale.parse(scale.strip()), int(threshold)))
+    default = CSAT_5 if any(s == CSAT_5 for s, _ in pairs) else pairs[0][0]
+    return CsatPolicy(tuple(pairs), default)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment (``overrides`` win, as command-line options do); raises
+    SettingsError naming the environment variable of every problem found."""
+    problems: list[str] = []
+    try:
+        kafka = KafkaSettings()
+    except ValidationError as error:
+        problems += _explain(error, "KAFKA_")
+        kafka = KafkaSettings.model_construct()  # only so the rest is checked too
+    try:
+        settings = Settings(kafka=kafka, **overrides)
+    except ValidationError as error:
+        problems += _explain(error, "STREAMER_")
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def _explain(error: ValidationError, prefix: str) -> list[str]:
+    lines = []
+    for found in error.errors():
+        name = prefix + "_".join(str(part) for part in found["loc"]).upper()
+        cause = found.get("ctx", {}).get("error")
+        if isinstance(cause, WebConfigError):
+            lines += [f"{name}: {problem}" for problem in cause.problems]
+        elif isinstance(cause, ValueError):
+            lines.append(f"{name}: {cause}")
+        else:
+            lines.append(f"{name}: {found['msg']}, got {found['input']!r}")
+    return lines

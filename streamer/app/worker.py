@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import faust
 from aiokafka.client import AIOKafkaClient
 from prometheus_client import CollectorRegistry
 
+from streamer.app.buildinfo import register_build_metrics
 from streamer.app.ingest import Ingest
 from streamer.app.intake import Intake
 from streamer.app.kafka import client_options
+from streamer.app.logs import configure_logging
 from streamer.app.metrics import LagCollector, ScoreCollector, WorkerMetrics
-from streamer.app.settings import Settings
+from streamer.app.settings import Settings, SettingsError
 from streamer.app.sinks import Alertmanager, Dispatch, HttpSink, SinkMetrics
 from streamer.app.store import AlertStore, BucketStore, ChangelogSeal
 from streamer.app.topics import ALERTS_TABLE, BUCKETS_TABLE, changelog_topic, ensure_topics
 from streamer.app.views import register_views
+from streamer.app.webconfig import BasicAuth
 from streamer.core.board import Board
 from streamer.core.events import Decoder
 from streamer.core.monitor import Monitor
@@ -76,7 +81,6 @@ class Worker:
         partitions: int | None = None,
         rules: tuple[Rule, ...] | None = None,
     ) -> None:
-        settings.validate_all()
         self.settings = settings
         self.partitions = partitions or settings.partitions
         self.scoring = settings.scoring()
@@ -89,6 +93,7 @@ class Worker:
         )
         self.registry = CollectorRegistry()
         self.metrics = WorkerMetrics(self.registry)
+        register_build_metrics(self.registry)
         self.recovered = False
         self.broker_reachable = False
         rules = rules_of(settings) if rules is None else rules
@@ -100,12 +105,13 @@ class Worker:
 
     def _build_app(self) -> StreamerApp:
         s = self.settings
+        web = s.web_config()
         app = StreamerApp(
             s.app_id,
             broker=[f"kafka://{host}" for host in s.kafka.hosts()],
             broker_credentials=_credentials(s),
             store="memory://",
-            datadir=s.data_dir,
+            datadir=data_dir(s),
             topic_partitions=self.partitions,
             broker_session_timeout=s.session_timeout_s,
             broker_rebalance_timeout=s.session_timeout_s,
@@ -115,6 +121,8 @@ class Worker:
             web_host=s.web_host,
             web_bind=s.web_host,
             web_port=s.web_port,
+            web_ssl_context=web.ssl_context,
+            web_application_options={"middlewares": [BasicAuth(web.users)] if web.users else []},
         )
         app.streamer_settings = s
         source = app.topic(
@@ -320,12 +328,39 @@ def rules_of(settings: Settings) -> tuple[Rule, ...]:
     return read_rules(settings.rules, windows_of(settings)) if settings.rules else ()
 
 
-def run(settings: Settings | None = None) -> None:
-    """``streamer worker``: check the settings and rules, create the topics, then run one Faust
-    worker until stopped. Nothing touches Kafka before the configuration is known to be good."""
-    settings = settings or Settings()
-    settings.validate_all()
+def data_dir(settings: Settings) -> Path:
+    """STREAMER_DATA_DIR, created with its parents; raises SettingsError when it cannot be
+    written (in a container with a read-only root filesystem: mount a volume there)."""
+    path = settings.data_path()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SettingsError(
+            [f"STREAMER_DATA_DIR: cannot create {path}: {error.strerror}"]
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise SettingsError([f"STREAMER_DATA_DIR: {path} is not writable"])
+    return path
+
+
+def run(settings: Settings) -> None:
+    """``streamer worker``: check the rules and the data directory, create the topics, then run
+    one Faust worker until stopped. Nothing touches Kafka before the configuration is known to
+    be good (the settings were checked when they were read)."""
+    configure_logging(settings.log_level, settings.log_format)
     rules = rules_of(settings)
+    data_dir(settings)
+    if not settings.public_url and settings.binds_everywhere():
+        log.info(
+            "alert links point at %s; set STREAMER_PUBLIC_URL to how people reach this worker",
+            settings.base_url(),
+        )
     partitions = asyncio.run(ensure_topics(settings))
     worker = Worker(settings, partitions, rules)
-    faust.Worker(worker.app, loglevel="info").execute_from_commandline()
+    # Logging is ours (configure_logging): Faust must not set its own up; without its spinner
+    # it logs "Ready" rather than printing to stdout.
+    faust_worker = faust.Worker(
+        worker.app, loglevel=settings.log_level, override_logging=False, quiet=True
+    )
+    faust_worker.spinner = None
+    faust_worker.execute_from_commandline()

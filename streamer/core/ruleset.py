@@ -267,8 +267,8 @@ def _baseline(
         if longest < calendar.history_ms:
             errors.add(
                 path,
-                f"needs {format_duration_ms(calendar.history_ms)} of buckets: add a window of at "
-                f"least that to STREAMER_WINDOWS (longest now {format_duration_ms(longest)})",
+                f"needs {-(-calendar.history_ms // 86_400_000)}d of buckets: add a window at "
+                f"least that long to STREAMER_WINDOWS (longest now {format_duration_ms(longest)})",
             )
             return None
     return calendar

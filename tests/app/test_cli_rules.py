@@ -19,13 +19,36 @@ def test_rules_check_prints_every_error_with_its_path(tmp_path: Path, capsys):
     path.write_text(
         "rules:\n"
         "  - name: low\n    score: nps\n    threshold: {window: 1h, below: 20}\n    for: later\n"
-        "  - name: drop\n    score: csat\n    drop: {window: 2h, baseline: 7d}\n"
+        "  - name: drop\n    score: csat\n    drop: {window: 2h, baseline: 7d, p_value: 0.01}\n"
+        "    labels: {queue-name: x, alertname: y}\n"
     )
     assert main(["rules", "check", str(path)]) == 1
     err = capsys.readouterr().err
     assert "rules[0].for: expected a duration like 5m, got 'later'" in err
     assert "rules[1].drop.window: unknown window '2h'" in err
-    assert "2 error(s)" in err
+    assert "rules[1].drop.p_value: replaced by false_alarms" in err
+    assert "rules[1].drop.min_drop: required" in err
+    assert "rules[1].labels.queue-name: not a name Alertmanager accepts" in err
+    assert "rules[1].labels.alertname: the rule's name is its alertname" in err
+    assert "6 error(s)" in err
+
+
+def test_rules_check_refuses_an_empty_file(tmp_path: Path, capsys):
+    path = tmp_path / "rules.yaml"
+    path.write_text("# nothing yet\n")
+    assert main(["rules", "check", str(path)]) == 1
+    assert "no rules in the file" in capsys.readouterr().err
+
+
+def test_rules_check_uses_the_configured_windows(tmp_path: Path, capsys, monkeypatch):
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "rules:\n  - name: low\n    score: nps\n    threshold: {window: 1m, below: 20}\n"
+    )
+    monkeypatch.setenv("STREAMER_WINDOWS", "1m,1h")
+    assert main(["rules", "check", str(path)]) == 0
+    monkeypatch.setenv("STREAMER_WINDOWS", "5m,1h")
+    assert main(["rules", "check", str(path)]) == 1
 
 
 def test_rules_check_reports_yaml_syntax_with_its_line(tmp_path: Path):
@@ -40,9 +63,11 @@ def test_rules_check_reports_yaml_syntax_with_its_line(tmp_path: Path):
     assert "not valid YAML at line" in result.stderr
 
 
-def test_the_shipped_example_rules_are_valid():
-    example = Path(__file__).parents[2] / "deploy" / "rules.example.yaml"
-    assert main(["rules", "check", str(example)]) == 0
+def test_the_shipped_rules_are_valid(monkeypatch):
+    deploy = Path(__file__).parents[2] / "deploy"
+    assert main(["rules", "check", str(deploy / "rules.example.yaml")]) == 0
+    demo = str(deploy / "rules.demo.yaml")
+    assert main(["rules", "check", "--windows", "1m,5m,1h,24h,7d", demo]) == 0
 
 
 def test_the_worker_refuses_an_invalid_rules_file(tmp_path: Path):

@@ -1,7 +1,10 @@
+import socket
+
 import pytest
 
 from streamer.app.kafka import client_options
-from streamer.app.settings import KafkaSettings, Settings
+from streamer.app.settings import KafkaSettings, Settings, SettingsError, load_settings
+from streamer.app.worker import data_dir
 from streamer.core.scales import CES_5, CSAT_7, Scale
 
 
@@ -23,18 +26,87 @@ def test_settings_come_from_the_environment(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("name", "value"),
+    ("name", "value", "message"),
     [
-        ("STREAMER_CES_SCALE", "0-10"),
-        ("STREAMER_WINDOWS", "90s"),
-        ("STREAMER_DIMENSIONS", "comment"),
-        ("STREAMER_ALERTMANAGER_URL", "http://am-a:9093,am-b:9093"),  # no scheme
+        ("STREAMER_WINDOWS", "5x", "expected a duration like 5m, got '5x'"),
+        ("STREAMER_WINDOWS", "90s", "window 90s is not a whole number of 1m buckets"),
+        ("STREAMER_WINDOWS", "5m,5m", "window labels repeat"),
+        ("STREAMER_BUCKET", "0m", "expected a duration like 5m, got '0m'"),
+        ("STREAMER_GRACE", "soon", "expected a duration like 5m, got 'soon'"),
+        ("STREAMER_CES_SCALE", "0-10", "expected 1-7 or 1-5, got '0-10'"),
+        ("STREAMER_CSAT_SATISFIED_FROM", "1-5", "expected scale:lowest-satisfied pairs"),
+        ("STREAMER_CSAT_SATISFIED_FROM", "1-5:9", "CSAT satisfied-from 9 is outside the scale"),
+        ("STREAMER_DIMENSIONS", "comment", "unknown dimension 'comment'"),
+        ("STREAMER_SESSION_TIMEOUT_S", "-3", "greater than 0"),
+        ("STREAMER_TICK_S", "0", "greater than or equal to 0.05"),
+        ("STREAMER_WEB_PORT", "0", "greater than or equal to 1"),
+        ("STREAMER_WEB_PORT", "65536", "less than or equal to 65535"),
+        ("STREAMER_PARTITIONS", "many", "valid integer"),
+        ("STREAMER_INPUT_TOPIC", "survey answers", "expected a Kafka topic name"),
+        ("STREAMER_ALERTS_TOPIC", "alerts!", "expected a Kafka topic name"),
+        ("STREAMER_ALERTMANAGER_URL", "alertmanager:9093", "expected an http:// or https:// URL"),
+        ("STREAMER_LOG_LEVEL", "verbose", "'debug', 'info', 'warning' or 'error'"),
+        ("STREAMER_LOG_FORMAT", "xml", "'text' or 'json'"),
+        ("STREAMER_WEB_CONFIG_FILE", "/nonexistent/web.yml", "cannot read /nonexistent/web.yml"),
+        ("KAFKA_SECURITY_PROTOCOL", "TLS", "'PLAINTEXT', 'SSL', 'SASL_PLAINTEXT' or 'SASL_SSL'"),
+        ("STREAMER_ALERTMANAGER_URL", "http://am-a:9093,am-b:9093", "expected an http"),
     ],
 )
-def test_bad_settings_fail_at_start(monkeypatch, name, value):
+def test_a_bad_setting_is_refused_under_its_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
-    with pytest.raises(ValueError):
-        Settings().validate_all()
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    [problem] = refused.value.problems
+    assert problem.startswith(f"{name}: ") and message in problem
+
+
+def test_every_problem_is_listed_at_once(monkeypatch):
+    monkeypatch.setenv("STREAMER_WINDOWS", "5x")
+    monkeypatch.setenv("STREAMER_SESSION_TIMEOUT_S", "-3")
+    monkeypatch.setenv("STREAMER_DIMENSIONS", "comment")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "MAGIC")
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert [p.split(":")[0] for p in refused.value.problems] == [
+        "KAFKA_SASL_MECHANISM",
+        "STREAMER_WINDOWS",
+        "STREAMER_DIMENSIONS",
+        "STREAMER_SESSION_TIMEOUT_S",
+    ]
+    assert "STREAMER_WINDOWS: expected a duration like 5m, got '5x'" in refused.value.problems
+
+
+def test_command_line_options_win_over_the_environment(monkeypatch):
+    monkeypatch.setenv("STREAMER_LOG_LEVEL", "ERROR")
+    assert load_settings().log_level == "error"
+    assert load_settings(log_level="debug").log_level == "debug"
+
+
+def test_alert_links_name_the_machine_when_the_worker_binds_every_address():
+    assert Settings(web_host="0.0.0.0").base_url() == f"http://{socket.gethostname()}:6066"
+    assert Settings(web_host="10.1.2.3", web_port=80).base_url() == "http://10.1.2.3:80"
+    assert Settings(web_host="::1").base_url() == "http://[::1]:6066"
+    chosen = Settings(web_host="0.0.0.0", public_url="https://cx.example.com/streamer/")
+    assert chosen.base_url() == "https://cx.example.com/streamer"
+
+
+def test_the_data_directory_is_absolute_wherever_the_worker_starts(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STREAMER_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert Settings().data_path() == tmp_path / "state" / "streamer"
+    assert Settings(data_dir="data/worker").data_path() == tmp_path / "data" / "worker"
+    created = data_dir(Settings(data_dir="deep/er/dir"))
+    assert created.is_dir() and created.is_absolute()
+
+
+def test_a_data_directory_that_cannot_be_made_is_refused(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(SettingsError) as refused:
+        data_dir(Settings(data_dir=str(tmp_path / "a-file" / "data")))
+    assert refused.value.problems == [
+        f"STREAMER_DATA_DIR: cannot create {tmp_path / 'a-file' / 'data'}: Not a directory"
+    ]
 
 
 def test_sasl_and_tls_options_pass_through_and_the_password_stays_hidden():

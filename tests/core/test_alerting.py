@@ -2,7 +2,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamer.core.alerting import TRANSITIONS, AlertState, Status, step
-from streamer.core.rules import Rule, Signal, Threshold, Verdict, evaluate
+from streamer.core.rules import Rule, Signal, Threshold, Verdict, evaluate_threshold
 from streamer.core.scales import CesPolicy, Metric
 from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
@@ -81,7 +81,7 @@ def test_never_fires_before_for_or_below_min_responses(steps, for_ms):
     state, now, history = AlertState(), 0, []
     for gap, tally in steps:
         now += gap
-        verdict = evaluate(rule, {"1h": tally}, CesPolicy())
+        verdict = evaluate_threshold(rule, {"1h": tally}, CesPolicy())
         history.append((now, verdict))
         state, alert = step(rule, SERIES, state, verdict, now)
         if alert is not None and alert.status is Status.FIRING:

@@ -1,14 +1,23 @@
 import pytest
 
-from streamer.core.rules import Drop, Rule, Selector, Signal, Threshold, evaluate
+from streamer.core.rules import (
+    Calendar,
+    Drop,
+    Rule,
+    Selector,
+    Signal,
+    Threshold,
+    evaluate_threshold,
+)
 from streamer.core.scales import CesPolicy, Metric
 from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
-from streamer.core.stats import one_sided_drop_p_value, two_proportion_drop_p_value
 from streamer.core.tally import CesTally, CsatTally, NpsTally
 
 CES = CesPolicy()
-NPS_LOW = Rule("nps-low", ScoreKind.NPS, Threshold("1h", below=20, clear=25), min_responses=10)
+NPS_LOW = Rule(
+    "nps-low", ScoreKind.NPS, Threshold("1h", below=20, clear=25, confidence=0), min_responses=10
+)
 
 
 @pytest.mark.parametrize(
@@ -22,48 +31,46 @@ NPS_LOW = Rule("nps-low", ScoreKind.NPS, Threshold("1h", below=20, clear=25), mi
     ],
 )
 def test_threshold_with_hysteresis(tally, signal):
-    assert evaluate(NPS_LOW, {"1h": tally}, CES).signal is signal
+    assert evaluate_threshold(NPS_LOW, {"1h": tally}, CES).signal is signal
 
 
 def test_threshold_above_for_a_high_effort_scale():
     rule = Rule("effort", ScoreKind.CES_MEAN, Threshold("1h", above=3.5), min_responses=2)
-    high = CesTally(n=2, total=8, total_sq=32, agree=0)  # mean 4
-    assert evaluate(rule, {"1h": high}, CesPolicy.low_effort_is_good()).signal is Signal.BREACH
+    # mean 4.5, sample deviation 0.707: SE 0.5, lower 95% bound 4.5 - 0.82 = 3.68 > 3.5
+    high = CesTally(n=2, total=9, total_sq=41, agree=0)
+    policy = CesPolicy.low_effort_is_good()
+    assert evaluate_threshold(rule, {"1h": high}, policy).signal is Signal.BREACH
 
 
-def test_a_drop_compares_the_window_with_the_rest_of_the_baseline():
-    rule = Rule("drop", ScoreKind.NPS, Drop("1h", "7d", p_value=0.01), min_responses=30)
-    recent = NpsTally(promoters=10, passives=10, detractors=30)  # NPS -40, n 50
-    rest = NpsTally(promoters=500, passives=300, detractors=200)  # NPS 30, n 1000
-    verdict = evaluate(rule, {"1h": recent, "7d": rest + recent}, CES)
-    assert verdict.signal is Signal.BREACH
-    assert verdict.baseline == pytest.approx(30.0) and verdict.baseline_n == 1000
-    se_recent = 100 * ((0.2 + 0.6 - 0.16) / 50) ** 0.5
-    se_rest = 100 * ((0.5 + 0.2 - 0.09) / 1000) ** 0.5
-    assert verdict.p_value == pytest.approx(one_sided_drop_p_value(30, se_rest, -40, se_recent))
+# NPS 25 from 100 answers (40/45/15): SE = 100 sqrt((0.55 - 0.0625)/100) = 6.98, so the one-sided
+# 95% upper bound is 25 + 1.645 * 6.98 = 36.5 and the 99% one 41.2.
+NPS_25 = NpsTally(promoters=40, passives=45, detractors=15)
 
 
-def test_no_drop_when_the_window_looks_like_the_baseline():
-    rule = Rule("drop", ScoreKind.CSAT, Drop("1h", "7d"), min_responses=30)
-    recent, rest = CsatTally(n=100, satisfied=79), CsatTally(n=1000, satisfied=800)
-    verdict = evaluate(rule, {"1h": recent, "7d": rest + recent}, CES)
-    assert verdict.signal is Signal.CLEAR
-    assert verdict.p_value == pytest.approx(two_proportion_drop_p_value(800, 1000, 79, 100))
+@pytest.mark.parametrize(
+    ("below", "confidence", "signal"),
+    [
+        (30, 0.0, Signal.BREACH),  # the point estimate 25 is under 30
+        (30, 0.95, Signal.HOLD),  # ... but 30 is inside the interval: not sure enough to page
+        (37, 0.95, Signal.BREACH),  # the 95% upper bound 36.5 is under 37
+        (37, 0.99, Signal.HOLD),  # the 99% upper bound 41.2 is not
+        (42, 0.99, Signal.BREACH),
+    ],
+)
+def test_a_threshold_fires_only_when_its_bound_is_past_the_line(below, confidence, signal):
+    rule = Rule("low", ScoreKind.NPS, Threshold("1h", below=below, confidence=confidence), 30)
+    assert evaluate_threshold(rule, {"1h": NPS_25}, CES).signal is signal
 
 
-def test_a_drop_smaller_than_min_drop_does_not_page():
-    rule = Rule("drop", ScoreKind.CSAT, Drop("1h", "7d", min_drop=0.2), min_responses=30)
-    recent, rest = CsatTally(n=2000, satisfied=1500), CsatTally(n=20000, satisfied=16400)
-    assert evaluate(rule, {"1h": recent, "7d": rest + recent}, CES).signal is Signal.CLEAR
-
-
-def test_a_thin_baseline_is_insufficient():
-    rule = Rule("drop", ScoreKind.NPS, Drop("1h", "7d"), min_responses=30)
-    recent = NpsTally(detractors=40)
-    assert (
-        evaluate(rule, {"1h": recent, "7d": recent + NpsTally(promoters=5)}, CES).signal
-        is Signal.INSUFFICIENT
-    )
+def test_a_csat_threshold_uses_the_wilson_bound():
+    # 70/100 satisfied: Wilson upper bound at z = 1.645 is 0.7695 (hand computation:
+    # centre (0.7 + 1.353/200)/1.02706 = 0.6881, half 1.645 sqrt(0.0021 + 0.0000677)/1.02706
+    # = 0.0746)
+    tally = CsatTally(n=100, satisfied=70)
+    low_line = Rule("c", ScoreKind.CSAT, Threshold("1h", below=0.77), 30)
+    high_line = Rule("c", ScoreKind.CSAT, Threshold("1h", below=0.76), 30)
+    assert evaluate_threshold(low_line, {"1h": tally}, CES).signal is Signal.BREACH
+    assert evaluate_threshold(high_line, {"1h": tally}, CES).signal is Signal.HOLD
 
 
 @pytest.mark.parametrize(
@@ -94,8 +101,11 @@ def test_selectors(selector, key, matches):
         lambda: Threshold("1h"),  # neither below nor above
         lambda: Threshold("1h", below=20, above=30),  # both
         lambda: Threshold("1h", below=20, clear=10),  # clears on the unhealthy side
-        lambda: Drop("1h", "1h"),  # no baseline
-        lambda: Drop("1h", "7d", p_value=0.2, clear_p_value=0.1),
+        lambda: Threshold("1h", below=20, confidence=1.0),  # certainty is never reached
+        lambda: Drop("1h", "1h", 10),  # no baseline
+        lambda: Drop("1h", "7d", 0),  # a drop of nothing
+        lambda: Drop("1h", "7d", 10, false_alarm_every_ms=0),
+        lambda: Calendar(0),
     ],
 )
 def test_conditions_refuse_nonsense(build):

@@ -1,10 +1,10 @@
 import pytest
 
-from streamer.core.rules import Drop, Threshold
+from streamer.core.rules import Calendar, Drop, Threshold
 from streamer.core.ruleset import RulesError, load_rules
 from streamer.core.scores import ScoreKind
 
-WINDOWS = ("5m", "1h", "24h", "7d")
+WINDOWS = {"5m": 300_000, "1h": 3_600_000, "24h": 86_400_000, "7d": 604_800_000}
 
 
 def test_a_valid_document_loads():
@@ -25,7 +25,7 @@ def test_a_valid_document_loads():
                 {
                     "name": "csat-drop",
                     "score": "csat",
-                    "drop": {"window": "1h", "baseline": "7d"},
+                    "drop": {"window": "1h", "baseline": "7d", "min_drop": 0.1},
                     "dimensions": {"channel": ["chat"]},
                 },
             ]
@@ -34,7 +34,7 @@ def test_a_valid_document_loads():
     )
     assert [r.name for r in rules] == ["nps-low", "csat-drop"]
     assert rules[0].condition == Threshold("1h", below=20, clear=25) and rules[0].for_ms == 600_000
-    assert rules[1].score is ScoreKind.CSAT and rules[1].condition == Drop("1h", "7d")
+    assert rules[1].score is ScoreKind.CSAT and rules[1].condition == Drop("1h", "7d", 0.1)
     assert rules[1].min_responses == 30  # the default
 
 
@@ -49,7 +49,11 @@ def test_every_error_is_reported_with_its_path():
                         "threshold": {"window": "1h", "below": 20},
                         "for": "soon",
                     },
-                    {"name": "b", "score": "mood", "drop": {"window": "2h", "baseline": "7d"}},
+                    {
+                        "name": "b",
+                        "score": "mood",
+                        "drop": {"window": "2h", "baseline": "7d", "min_drop": 5},
+                    },
                     {"name": "a", "score": "csat", "threshold": {"window": "1h", "below": "low"}},
                     {
                         "score": "nps",
@@ -103,6 +107,39 @@ def test_single_errors(rule, message):
     assert caught.value.errors == [message]
 
 
-def test_an_empty_document_has_no_rules():
-    assert load_rules(None) == ()
-    assert load_rules({"rules": []}) == ()
+@pytest.mark.parametrize("document", [None, {"rules": []}])
+def test_an_empty_document_is_an_error(document):
+    with pytest.raises(RulesError, match="no rules in the file"):
+        load_rules(document)
+
+
+@pytest.mark.parametrize(
+    ("drop", "error"),
+    [
+        (
+            {"window": "1h", "baseline": {"same_hour_last_weeks": 4}, "min_drop": 10},
+            "needs 29d of buckets",  # the windows reach back 7 days only
+        ),
+        (
+            {"window": "1h", "baseline": {"same_hour_last_weeks": 1, "timezone": "Mars/Olympus"}},
+            "unknown IANA time zone 'Mars/Olympus'",
+        ),
+        ({"window": "7d", "baseline": "24h", "min_drop": 10}, "must be longer than the window"),
+        ({"window": "1h", "baseline": "7d", "min_drop": 10, "false_alarms": "rarely"}, "1/quarter"),
+    ],
+)
+def test_drop_baselines_and_budgets_are_checked(drop, error):
+    with pytest.raises(RulesError, match=error):
+        load_rules({"rules": [{"name": "d", "score": "nps", "drop": drop}]}, WINDOWS)
+
+
+def test_a_calendar_baseline_and_a_budget_load():
+    windows = WINDOWS | {"29d": 29 * 86_400_000}
+    drop = {
+        "window": "1h",
+        "baseline": {"same_hour_last_weeks": 4, "timezone": "Europe/Paris"},
+        "min_drop": 10,
+        "false_alarms": "2/year",
+    }
+    (rule,) = load_rules({"rules": [{"name": "d", "score": "nps", "drop": drop}]}, windows)
+    assert rule.condition == Drop("1h", Calendar(4, "Europe/Paris"), 10, 365 * 86_400_000 // 2)

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -60,10 +61,21 @@ class Topics:
 
 class WorkerProcess:
     def __init__(
-        self, bootstrap: str, topics: Topics, log_dir: Path, partitions: int = 4, **env: str
+        self,
+        bootstrap: str,
+        topics: Topics,
+        log_dir: Path,
+        partitions: int = 4,
+        cwd: Path = ROOT,
+        tls: ssl.SSLContext | None = None,
+        **env: str,
     ) -> None:
+        """``cwd``: where the command starts; ``tls``: the client side, for a worker serving
+        HTTPS (STREAMER_WEB_CONFIG_FILE)."""
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.cwd = cwd
         self.log_dir = log_dir
         self.env = {
             **os.environ,
@@ -84,7 +96,7 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamer.cli", "worker"],
-            cwd=ROOT,
+            cwd=self.cwd,
             env=self.env,
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
@@ -112,7 +124,7 @@ class WorkerProcess:
 
     def get(self, path: str) -> bytes | None:
         try:
-            with urllib.request.urlopen(self.base + path, timeout=5) as response:
+            with urllib.request.urlopen(self.base + path, timeout=5, context=self.tls) as response:
                 return bytes(response.read())
         except (urllib.error.URLError, OSError):
             return None

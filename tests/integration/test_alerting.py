@@ -173,9 +173,8 @@ DROP_RULES = """
 rules:
   - name: NpsDrop
     score: nps
-    drop: {window: 30s, baseline: 10m, p_value: 0.001, min_drop: 15}
+    drop: {window: 30s, baseline: 10m, min_drop: 20, false_alarms: 1/week, settle: 5s}
     min_responses: 60
-    for: 10s
     severity: page
 """
 

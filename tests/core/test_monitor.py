@@ -1,0 +1,76 @@
+"""The monitor's shortcut (everything at each epoch, only changed series in between) gives the
+same alerts as evaluating every series at every tick, which is what the worker used to do."""
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streamer.core.board import Board, Sourced
+from streamer.core.events import SurveyResponse
+from streamer.core.monitor import Monitor
+from streamer.core.rules import Drop, Rule, Threshold
+from streamer.core.scales import NPS_SCALE, Metric, Scoring
+from streamer.core.scores import ScoreKind
+from streamer.core.watch import Watch
+from streamer.core.window import Timeline
+
+TIMELINE = Timeline.parse("10s", "1m,5m,30m", "1m")
+RULES = (
+    Rule(
+        "low",
+        ScoreKind.NPS,
+        Threshold("1m", below=0, clear=10, confidence=0.5),
+        min_responses=5,
+        for_ms=20_000,
+    ),
+    Rule("drop", ScoreKind.NPS, Drop("1m", "30m", 30, 86_400_000, 10_000), min_responses=10),
+)
+
+
+def stream(seed, seconds):
+    rng = random.Random(seed)
+    answers = []
+    for second in range(seconds):
+        bad = (second // 120) % 2 == 1  # two minutes good, two minutes bad, ...
+        for touchpoint in ("a", "b", "c"):
+            if rng.random() < 0.7:
+                score = rng.choice((0, 3, 9, 10) if bad and touchpoint != "c" else (7, 9, 10, 10))
+                answers.append(
+                    SurveyResponse(
+                        f"{touchpoint}{second}",
+                        second * 1000,
+                        touchpoint,
+                        Metric.NPS,
+                        score,
+                        NPS_SCALE,
+                    )
+                )
+    return answers
+
+
+def run(answers, seconds, shortcut):
+    board = Board(Scoring(), TIMELINE, (), 100, 0)
+    watch = Watch(RULES, TIMELINE, Scoring().ces)
+    monitor = Monitor(board, watch)
+    alerts, index = [], 0
+    for now in range(0, seconds * 1000, 1000):
+        taken = index
+        while index < len(answers) and answers[index].occurred_at_ms <= now:
+            index += 1
+        board.ingest((Sourced(0, i, answers[i]) for i in range(taken, index)), now)
+        board.advance(now)
+        result = monitor.evaluate(now) if shortcut else watch.evaluate(board.histories(), now)
+        alerts += [
+            (a.rule.name, a.series.touchpoint, a.status, a.starts_at_ms) for a in result.alerts
+        ]
+    return alerts
+
+
+@settings(max_examples=4, deadline=None, derandomize=True)
+@given(st.integers(0, 1000))
+def test_the_shortcut_changes_no_alert(seed):
+    answers = stream(seed, 900)
+    every_tick = run(answers, 900, shortcut=False)
+    assert every_tick, "the stream is meant to page"
+    assert run(answers, 900, shortcut=True) == every_tick

@@ -1,0 +1,135 @@
+"""The drop detector: its arithmetic from the definitions, and its calibration by simulation."""
+
+import math
+import random
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from streamer.core.scales import CesPolicy
+from streamer.core.scores import ScoreKind
+from streamer.core.sequential import MIN_LIMIT, Cusum, limit, reference
+from streamer.core.tally import CesTally, CsatTally, NpsTally
+
+CES = CesPolicy()
+
+
+def test_a_csat_bucket_weighs_each_answer_by_its_likelihood_ratio():
+    # Baseline 79.5/99.5... smoothed: p0 = (80 + 0.5) / (100 + 1) = 0.79703; H1 p1 = p0 - 0.1.
+    p0 = 80.5 / 101
+    p1 = p0 - 0.1
+    ref = reference(ScoreKind.CSAT, CsatTally(n=100, satisfied=80), 0.1, CES)
+    bucket = CsatTally(n=5, satisfied=3)  # 3 satisfied, 2 not
+    by_hand = 3 * math.log(p1 / p0) + 2 * math.log((1 - p1) / (1 - p0))
+    assert ref is not None
+    assert ref.log_likelihood_ratio(ScoreKind.CSAT, bucket) == pytest.approx(by_hand, rel=1e-12)
+
+
+@given(
+    st.integers(0, 500),
+    st.integers(0, 500),
+    st.integers(0, 500),
+    st.floats(1.0, 60.0),
+)
+def test_the_nps_alternative_is_the_baseline_tilted_to_a_mean_min_drop_lower(p, a, d, drop):
+    assume(p + a + d > 0)  # an empty baseline has no reference (None), tested below
+    ref = reference(ScoreKind.NPS, NpsTally(p, a, d), drop, CES)
+    total = p + a + d + 1.5
+    shares = ((p + 0.5) / total, (a + 0.5) / total, (d + 0.5) / total)
+    if (shares[0] - shares[2]) - drop / 100 <= -1 + 1e-9:
+        assert ref is None  # the baseline cannot drop that far
+        return
+    assert ref is not None
+    # H1 probabilities from the log-likelihood ratio of single answers: q = p e^llr.
+    one = {
+        +1: ref.log_likelihood_ratio(ScoreKind.NPS, NpsTally(1, 0, 0)),
+        0: ref.log_likelihood_ratio(ScoreKind.NPS, NpsTally(0, 1, 0)),
+        -1: ref.log_likelihood_ratio(ScoreKind.NPS, NpsTally(0, 0, 1)),
+    }
+    q = {x: share * math.exp(one[x]) for x, share in zip((1, 0, -1), shares, strict=True)}
+    assert sum(q.values()) == pytest.approx(1.0, abs=1e-9)
+    assert q[1] - q[-1] == pytest.approx(shares[0] - shares[2] - drop / 100, abs=1e-6)
+
+
+def test_an_empty_baseline_has_no_reference():
+    assert reference(ScoreKind.NPS, NpsTally(), 10, CES) is None
+
+
+def test_a_ces_mean_drop_is_a_rise_on_the_low_effort_scale():
+    baseline = CesTally(n=100, total=200, total_sq=500, agree=80)  # 1-5, mean 2
+    easy = CesPolicy.low_effort_is_good()
+    ref = reference(ScoreKind.CES_MEAN, baseline, 0.5, easy)
+    assert ref is not None
+    higher = CesTally(n=4, total=12, total_sq=36, agree=0)  # mean 3: more effort, worse
+    lower = CesTally(n=4, total=4, total_sq=4, agree=4)  # mean 1: less effort, better
+    assert ref.log_likelihood_ratio(ScoreKind.CES_MEAN, higher) > 0
+    assert ref.log_likelihood_ratio(ScoreKind.CES_MEAN, lower) < 0
+
+
+@pytest.mark.parametrize(
+    ("answers_per_ms", "series", "every_ms", "expected"),
+    [
+        (1 / 60_000, 1, 91 * 86_400_000, math.log(91 * 1440)),  # 1 answer/min, one a quarter
+        (1 / 60_000, 20, 91 * 86_400_000, math.log(91 * 1440 * 20)),  # divided over 20 series
+        (1 / 60_000, 1, 60_000, MIN_LIMIT),  # a budget of one false page per answer: floored
+    ],
+)
+def test_the_limit_is_the_log_of_answers_per_allowed_false_alarm(
+    answers_per_ms, series, every_ms, expected
+):
+    assert limit(answers_per_ms, series, 1 / every_ms) == pytest.approx(expected)
+
+
+def _alarms(rng, shares, ref, h, answers, bucket=5):
+    """Run the detector over simulated in-control answers; count alarms (restart after each)."""
+    cusum, alarms = Cusum(), 0
+    cumulative = [shares[0], shares[0] + shares[1]]
+    for start in range(0, answers, bucket):
+        counts = [0, 0, 0]
+        for _ in range(bucket):
+            u = rng.random()
+            counts[0 if u < cumulative[0] else 1 if u < cumulative[1] else 2] += 1
+        cusum = cusum.step(start, NpsTally(*counts), ScoreKind.NPS, ref, h)
+        if cusum.statistic >= h:
+            alarms += 1
+            cusum = Cusum()
+    return alarms
+
+
+# The calibration law: with the baseline known, a CUSUM at limit h alarms at most once per e^h
+# answers in control (Lorden 1971). Simulated with fixed seeds at a small h, so that the bound
+# predicts hundreds of alarms and sampling error is small.
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(
+    st.sampled_from([(0.55, 0.275, 0.175), (0.3, 0.4, 0.3), (0.8, 0.15, 0.05)]),
+    st.sampled_from([10.0, 20.0, 40.0]),
+)
+def test_in_control_false_alarms_stay_within_the_calibrated_rate(shares, drop):
+    baseline = NpsTally(*(round(s * 100_000) for s in shares))
+    ref = reference(ScoreKind.NPS, baseline, drop, CES)
+    assert ref is not None
+    h, answers = 5.0, 150_000
+    bound = answers / math.exp(h)  # about 1,010 alarms at most
+    alarms = _alarms(random.Random(7), shares, ref, h, answers)
+    assert alarms <= bound + 3 * math.sqrt(bound)
+
+
+def test_a_real_drop_is_found_in_about_h_over_the_information_per_answer():
+    shares = (0.55, 0.275, 0.175)
+    ref = reference(ScoreKind.NPS, NpsTally(55_000, 27_500, 17_500), 20.0, CES)
+    assert ref is not None
+    dropped = (0.45, 0.275, 0.275)  # NPS 37.5 -> 17.5
+    rng, h, delays = random.Random(3), 10.0, []
+    for _ in range(40):
+        cusum, answers = Cusum(), 0
+        while cusum.statistic < h:
+            u = rng.random()
+            one = (1, 0, 0) if u < dropped[0] else (0, 1, 0) if u < 0.725 else (0, 0, 1)
+            cusum = cusum.step(answers, NpsTally(*one), ScoreKind.NPS, ref, h)
+            answers += 1
+        delays.append(answers)
+    # Expected LLR per answer under the drop is KL(H1 || H0) of the tilted distribution, about
+    # 0.036 here: h / 0.036 = 280 answers; in control the same detector needs e^10 = 22,000.
+    assert 150 < sorted(delays)[20] < 450
+    assert _alarms(random.Random(4), shares, ref, h, 22_000) <= 3
