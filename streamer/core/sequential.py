@@ -19,11 +19,16 @@ statistics, so a bucket's whole contribution is ``slope * stat + per_answer * n`
   ``min_drop`` (lower on a 1-7 agree scale, higher on the 1-5 low-effort scale); ``stat`` = sum.
 
 Baseline shares are smoothed by half an answer each (Jeffreys), so a baseline in which nobody
-was ever dissatisfied still has a finite likelihood for the first dissatisfied answer.
+was ever dissatisfied still has a finite likelihood for the first dissatisfied answer. The
+baseline is itself an estimate: a CUSUM whose in-control level is estimated too high alarms far
+more often than its limit promises (Jones, Champ & Rigdon 2004). So the in-control level is put
+``BASELINE_MARGIN_SE`` standard errors of the baseline estimate on the worse side, which costs
+little with a week of answers and protects a rule whose baseline is still thin.
 
 The statistic is capped at the limit: once a drop is established, more bad answers do not dig a
-hole that recovery must climb out of; the alert clears when the statistic falls back below half
-the limit, i.e. after ``h/2`` of evidence that the series is back at its baseline.
+hole that recovery must climb out of. The detector alarms when the statistic reaches the limit
+and stays alarmed until it falls below half of it, i.e. after ``h/2`` of evidence that the
+series is back at its baseline; then the alert clears.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from dataclasses import dataclass
 from streamer.core.scales import CesPolicy
 from streamer.core.scores import ScoreKind
 from streamer.core.tally import CesTally, CsatTally, NpsTally, Tally
+
+BASELINE_MARGIN_SE = 1.0
+"""How many standard errors of the baseline estimate the in-control level gives away."""
 
 MIN_LIMIT = math.log(20.0)
 """The lowest limit ever used: a budget allowing a false alarm every few answers is no budget."""
@@ -79,7 +87,8 @@ def reference(
 
 
 def _bernoulli(successes: int, n: int, drop: float) -> Reference | None:
-    p0 = (successes + 0.5) / (n + 1.0)
+    estimate = (successes + 0.5) / (n + 1.0)
+    p0 = estimate - BASELINE_MARGIN_SE * math.sqrt(estimate * (1.0 - estimate) / (n + 1.0))
     p1 = p0 - drop
     if p1 <= 0.0:
         return None
@@ -93,12 +102,19 @@ def _nps(tally: NpsTally, drop: float) -> Reference | None:
     p = (tally.promoters + 0.5) / total
     a = (tally.passives + 0.5) / total
     d = (tally.detractors + 0.5) / total
-    target = (p - d) - drop
-    if target <= -1.0 + 1e-9:
+    mean = p - d
+    margin = BASELINE_MARGIN_SE * math.sqrt(max(0.0, (p + d) - mean * mean) / total)
+    if mean - margin - drop <= -1.0 + 1e-9:
         return None
-    theta = _tilt(p, a, d, target)
-    cumulant = math.log(p * math.exp(theta) + a + d * math.exp(-theta))
-    return Reference(theta, -cumulant)
+    # H0 and H1 are both the baseline tilted (H0 by the margin only): the log-likelihood ratio
+    # of an answer x is (theta1 - theta0) x - (K(theta1) - K(theta0)).
+    theta0 = _tilt(p, a, d, mean - margin)
+    theta1 = _tilt(p, a, d, mean - margin - drop)
+    return Reference(theta1 - theta0, _cumulant(p, a, d, theta0) - _cumulant(p, a, d, theta1))
+
+
+def _cumulant(p: float, a: float, d: float, theta: float) -> float:
+    return math.log(p * math.exp(theta) + a + d * math.exp(-theta))
 
 
 def _tilt(p: float, a: float, d: float, target: float) -> float:
@@ -125,15 +141,17 @@ def _tilted_mean(p: float, a: float, d: float, theta: float) -> float:
 
 def _normal(tally: CesTally, drop: float, ces: CesPolicy) -> Reference | None:
     n = tally.n
-    mean = tally.total / n
     # A constant or single-answer baseline says nothing of the spread: assume a quarter of the
     # scale, the deviation of a typical CES distribution, rather than divide by zero.
     floor = (ces.scale.high - ces.scale.low) / 4.0
     variance = (n * tally.total_sq - tally.total**2) / (n * (n - 1)) if n > 1 else 0.0
     variance = max(variance, floor * floor / 4.0) if n > 1 else floor * floor
     scaled = drop / variance
-    if ces.higher_is_easier:  # worse is lower: H1 mean = mean - drop
+    margin = BASELINE_MARGIN_SE * math.sqrt(variance / n)
+    if ces.higher_is_easier:  # worse is lower: H0 mean - margin, H1 that - drop
+        mean = tally.total / n - margin
         return Reference(-scaled, scaled * (mean - drop / 2.0))
+    mean = tally.total / n + margin
     return Reference(scaled, -scaled * (mean + drop / 2.0))
 
 
@@ -146,22 +164,29 @@ def limit(answers_per_ms: float, series: int, false_alarms_per_ms: float) -> flo
 
 @dataclass(frozen=True, slots=True)
 class Cusum:
-    """One series' detector: the statistic, the next bucket to read, and the run of answers
-    since the statistic last stood at 0 (what the evidence is made of)."""
+    """One series' detector: the statistic, the next bucket to read, the run of answers since
+    the statistic last stood at 0 (what the evidence is made of), and whether it has alarmed.
+
+    Once the statistic reaches the limit the detector stays alarmed until it falls below half
+    the limit: capped at the limit, the statistic would otherwise dip under it at every
+    ordinary bucket of an ongoing drop, and a rule's ``for`` could never be satisfied.
+    """
 
     statistic: float = 0.0
     next_bucket_ms: int | None = None
     since_ms: int | None = None
     run: Tally | None = None
+    alarmed: bool = False
 
     def step(
         self, bucket_ms: int, bucket: Tally, kind: ScoreKind, ref: Reference, cap: float
     ) -> Cusum:
         """Read one bucket (in time order); ``next_bucket_ms`` is the caller's to move."""
-        value = self.statistic + ref.log_likelihood_ratio(kind, bucket)
+        value = min(cap, self.statistic + ref.log_likelihood_ratio(kind, bucket))
+        alarmed = value >= cap or (self.alarmed and value >= cap / 2)
         if value <= 0.0:
-            return Cusum(0.0, self.next_bucket_ms, None, None)
+            return Cusum(0.0, self.next_bucket_ms, None, None, False)
         if self.run is None:
-            return Cusum(min(cap, value), self.next_bucket_ms, bucket_ms, bucket)
+            return Cusum(value, self.next_bucket_ms, bucket_ms, bucket, alarmed)
         run = self.run + bucket  # type: ignore[operator]
-        return Cusum(min(cap, value), self.next_bucket_ms, self.since_ms, run)
+        return Cusum(value, self.next_bucket_ms, self.since_ms, run, alarmed)

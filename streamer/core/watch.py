@@ -188,7 +188,7 @@ class Watch:
             return Verdict(Signal.INSUFFICIENT, **facts)  # type: ignore[arg-type]
         signal = (
             Signal.BREACH
-            if cusum.statistic >= h
+            if cusum.alarmed
             else Signal.CLEAR
             if cusum.statistic < h / 2
             else Signal.HOLD

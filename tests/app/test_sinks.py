@@ -333,12 +333,26 @@ def test_backoff_doubles_to_its_cap_under_full_jitter(failures, draw, delay_s):
 
 def test_an_alertmanager_document_says_what_where_how_much_and_how_sure():
     rule = Rule(
-        "NpsDrop", ScoreKind.NPS, Drop("1h", "7d"), annotations={"runbook_url": "https://rb"}
+        "NpsDrop", ScoreKind.NPS, Drop("1h", "7d", 20), annotations={"runbook_url": "https://rb"}
     )
-    verdict = Verdict(Signal.BREACH, 84, -12.0, -25.1, 1.1, 38.5, 1200, 0.0003)
-    series = SeriesKey(Metric.NPS, "checkout", (("channel", "chat"),))
+    verdict = Verdict(
+        Signal.BREACH,
+        84,
+        -12.0,
+        -25.1,
+        1.1,
+        38.5,
+        1200,
+        statistic=14.2,
+        limit=13.0,
+        since_ms=30_000,
+        run_n=61,
+        run_value=-20.0,
+    )
+    series = SeriesKey(Metric.NPS, "checkout")
+    why = ("channel=chat: rate -30.2, mix -4.1 (n 600->40)",)
     document = alert_document(
-        Alert(rule, series, Status.RESOLVED, 0, 60_000, verdict), "http://w:6066"
+        Alert(rule, series, Status.RESOLVED, 0, 60_000, verdict, why), "http://w:6066"
     )
     assert document["labels"] == {
         "alertname": "NpsDrop",
@@ -346,17 +360,17 @@ def test_an_alertmanager_document_says_what_where_how_much_and_how_sure():
         "touchpoint": "checkout",
         "score": "nps",
         "window": "1h",
-        "channel": "chat",
     }
-    assert document["annotations"]["summary"] == (
-        "NPS 1h for checkout channel=chat dropped to -12.0 (n=84) from 38.5"
-        " over the rest of 7d, p=0.0003"
+    annotations = document["annotations"]
+    assert annotations["summary"] == (
+        "NPS 1h for checkout dropped to -12.0 (n=84) from 38.5 over the rest of 7d"
     )
-    assert document["annotations"]["interval_95"] == "-25.1 .. 1.1"
-    assert (
-        document["annotations"]["baseline_n"] == "1200"
-        and document["annotations"]["runbook_url"] == "https://rb"
-    )
+    assert annotations["interval_95"] == "-25.1 .. 1.1"
+    assert annotations["evidence"] == "14.2 of 13.0"
+    assert annotations["since"] == "1970-01-01T00:00:30.000Z"
+    assert annotations["since_value"] == "-20.0 (n=61)"
+    assert annotations["why"] == why[0]
+    assert annotations["baseline_n"] == "1200" and annotations["runbook_url"] == "https://rb"
     assert (document["startsAt"], document["endsAt"]) == (
         "1970-01-01T00:00:00.000Z",
         "1970-01-01T00:01:00.000Z",

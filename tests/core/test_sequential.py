@@ -16,14 +16,29 @@ CES = CesPolicy()
 
 
 def test_a_csat_bucket_weighs_each_answer_by_its_likelihood_ratio():
-    # Baseline 79.5/99.5... smoothed: p0 = (80 + 0.5) / (100 + 1) = 0.79703; H1 p1 = p0 - 0.1.
-    p0 = 80.5 / 101
-    p1 = p0 - 0.1
+    # Baseline 80/100, smoothed (80 + 0.5)/(100 + 1) = 0.79703, minus one standard error
+    # sqrt(0.79703 * 0.20297 / 101) = 0.04002: p0 = 0.75701, and H1 p1 = p0 - 0.1 = 0.65701.
+    p0, p1 = 0.7570, 0.6570
     ref = reference(ScoreKind.CSAT, CsatTally(n=100, satisfied=80), 0.1, CES)
     bucket = CsatTally(n=5, satisfied=3)  # 3 satisfied, 2 not
     by_hand = 3 * math.log(p1 / p0) + 2 * math.log((1 - p1) / (1 - p0))
     assert ref is not None
-    assert ref.log_likelihood_ratio(ScoreKind.CSAT, bucket) == pytest.approx(by_hand, rel=1e-12)
+    assert ref.log_likelihood_ratio(ScoreKind.CSAT, bucket) == pytest.approx(by_hand, rel=1e-3)
+
+
+def _tilted(shares, mean):
+    """The distribution shares * e^(t x) / Z over x = +1, 0, -1 with the given mean (bisection
+    on t, written here independently of the code under test)."""
+    low, high = -50.0, 50.0
+    for _ in range(200):
+        t = (low + high) / 2
+        weights = [shares[0] * math.exp(t), shares[1], shares[2] * math.exp(-t)]
+        if (weights[0] - weights[2]) / sum(weights) < mean:
+            low = t
+        else:
+            high = t
+    total = sum(weights)
+    return [w / total for w in weights]
 
 
 @given(
@@ -32,24 +47,24 @@ def test_a_csat_bucket_weighs_each_answer_by_its_likelihood_ratio():
     st.integers(0, 500),
     st.floats(1.0, 60.0),
 )
-def test_the_nps_alternative_is_the_baseline_tilted_to_a_mean_min_drop_lower(p, a, d, drop):
+def test_nps_in_and_out_of_control_are_the_baseline_tilted_to_two_means(p, a, d, drop):
     assume(p + a + d > 0)  # an empty baseline has no reference (None), tested below
     ref = reference(ScoreKind.NPS, NpsTally(p, a, d), drop, CES)
     total = p + a + d + 1.5
     shares = ((p + 0.5) / total, (a + 0.5) / total, (d + 0.5) / total)
-    if (shares[0] - shares[2]) - drop / 100 <= -1 + 1e-9:
+    mean = shares[0] - shares[2]
+    margin = math.sqrt((shares[0] + shares[2] - mean**2) / total)  # one standard error
+    if mean - margin - drop / 100 <= -1 + 1e-9:
         assert ref is None  # the baseline cannot drop that far
         return
+    assume(mean - margin - drop / 100 > -0.98)  # the tilt is then numerically well defined
     assert ref is not None
-    # H1 probabilities from the log-likelihood ratio of single answers: q = p e^llr.
-    one = {
-        +1: ref.log_likelihood_ratio(ScoreKind.NPS, NpsTally(1, 0, 0)),
-        0: ref.log_likelihood_ratio(ScoreKind.NPS, NpsTally(0, 1, 0)),
-        -1: ref.log_likelihood_ratio(ScoreKind.NPS, NpsTally(0, 0, 1)),
-    }
-    q = {x: share * math.exp(one[x]) for x, share in zip((1, 0, -1), shares, strict=True)}
-    assert sum(q.values()) == pytest.approx(1.0, abs=1e-9)
-    assert q[1] - q[-1] == pytest.approx(shares[0] - shares[2] - drop / 100, abs=1e-6)
+    in_control = _tilted(shares, mean - margin)
+    answers = (NpsTally(1, 0, 0), NpsTally(0, 1, 0), NpsTally(0, 0, 1))
+    ratios = [math.exp(ref.log_likelihood_ratio(ScoreKind.NPS, one)) for one in answers]
+    dropped = [q * r for q, r in zip(in_control, ratios, strict=True)]
+    assert sum(dropped) == pytest.approx(1.0, abs=1e-6)
+    assert dropped[0] - dropped[2] == pytest.approx(mean - margin - drop / 100, abs=1e-5)
 
 
 def test_an_empty_baseline_has_no_reference():

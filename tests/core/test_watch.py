@@ -1,5 +1,5 @@
 from streamer.core.alerting import AlertState, Status
-from streamer.core.rules import Rule, Selector, Threshold
+from streamer.core.rules import Rule, Selector, Signal, Threshold
 from streamer.core.scales import CesPolicy, Metric
 from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
@@ -85,3 +85,79 @@ def test_states_of_rules_no_longer_configured_are_dropped():
     w = watch()
     w.restore([(("gone", CHECKOUT), AlertState(Status.FIRING, 5))])
     assert w.states == {}
+
+
+def _board_with(answers, timeline, dimensions=()):
+    from streamer.core.board import Board, Sourced
+    from streamer.core.scales import Scoring
+    from streamer.core.series import parse_breakdowns
+
+    board = Board(Scoring(), timeline, parse_breakdowns(",".join(dimensions)), 100, 0)
+    board.ingest([Sourced(0, i, a) for i, a in enumerate(answers)], answers[-1].occurred_at_ms)
+    return board
+
+
+def _nps(i, at_ms, score, channel=None, touchpoint="checkout"):
+    from streamer.core.events import SurveyResponse
+    from streamer.core.scales import NPS_SCALE
+
+    return SurveyResponse(f"e{i}", at_ms, touchpoint, Metric.NPS, score, NPS_SCALE, channel=channel)
+
+
+def test_a_drop_pages_with_the_channel_that_caused_it():
+    from streamer.core.rules import Drop
+
+    timeline = Timeline.parse("1m", "1h,1d")
+    rule = Rule("drop", ScoreKind.NPS, Drop("1h", "1d", 20, 86_400_000 * 91), min_responses=30)
+    answers = []
+    # 23 h of a steady NPS +33 on both channels, then an hour in which chat collapses (-33).
+    for minute in range(24 * 60):
+        channel = "chat" if minute % 2 else "voice"
+        collapsed = minute >= 23 * 60 and channel == "chat"
+        for k in range(6):
+            score = (0, 3, 5)[k % 3] if collapsed else (10, 9, 7)[k % 3] if minute % 5 else 2
+            answers.append(_nps(len(answers), minute * 60_000 + k, score, channel))
+    now = 24 * 60 * 60_000
+    board = _board_with(answers, timeline, ["channel"])
+    board.advance(now)
+    w = Watch([rule], timeline, CesPolicy())
+    result = w.evaluate(board.histories(), now)
+    [alert] = result.alerts
+    assert alert.series == CHECKOUT and alert.status is Status.FIRING
+    assert alert.verdict.signal is Signal.BREACH  # the limit was reached on the way
+    assert alert.why and alert.why[0].startswith("channel=chat: rate -")
+
+
+def test_a_calendar_baseline_compares_with_the_same_local_hour_of_past_weeks():
+    from streamer.core.rules import Calendar, Drop
+
+    # Every night at 02:00-03:00 local time (Paris) the score is low: not a drop.
+    timeline = Timeline.parse("1m", "1h,29d")
+    rule = Rule(
+        "night",
+        ScoreKind.NPS,
+        Drop("1h", Calendar(4, "Europe/Paris"), 20, 86_400_000 * 91),
+        min_responses=30,
+    )
+    start = 1_767_222_000_000  # 2025-12-31T23:00:00Z = 2026-01-01 00:00 in Paris
+    answers = []
+    for minute in range(29 * 24 * 60):
+        local_hour = (minute // 60) % 24
+        score = 3 if local_hour == 2 and minute % 3 else 10 if minute % 4 else 8
+        answers.append(_nps(minute, start + minute * 60_000, score))
+    board = _board_with(answers, timeline)
+    w = Watch([rule], timeline, CesPolicy())
+    trailing = Rule(
+        "trail", ScoreKind.NPS, Drop("1h", "29d", 20, 86_400_000 * 91), min_responses=30
+    )
+    compare = Watch([trailing], timeline, CesPolicy())
+    fired = {"night": 0, "trail": 0}
+    for minute in range(28 * 24 * 60, 29 * 24 * 60, 5):
+        now = start + minute * 60_000
+        board.advance(now)
+        histories = list(board.histories())
+        fired["night"] += len(w.evaluate(histories, now).alerts)
+        fired["trail"] += len(compare.evaluate(histories, now).alerts)
+    # Against the rest of the month the 2 a.m. hour is a 60-point drop; against past 2 a.m.s
+    # it is ordinary.
+    assert fired == {"night": 0, "trail": 2}
