@@ -127,6 +127,32 @@ def _start_observability(worker_base: str) -> list[tuple[str, subprocess.Popen[b
     ]
 
 
+class AlertLines:
+    """The worker log's alert transitions since the last look, for the console: on-call staff
+    see a page fire and resolve next to the scores, not only in a log file."""
+
+    def __init__(self, log: Path) -> None:
+        self._log = log
+        self._offset = log.stat().st_size if log.exists() else 0
+
+    def new(self) -> list[str]:
+        try:
+            with self._log.open("rb") as handle:
+                handle.seek(self._offset)
+                chunk = handle.read()
+        except OSError:
+            return []
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        found = []
+        for raw in complete.decode("utf-8", "replace").splitlines():
+            _, marker, rest = raw.partition("alert ")
+            if marker and rest.startswith(("firing:", "resolved:")):
+                status, _, summary = rest.partition(": ")
+                found.append(f"ALERT {status.upper()}: {summary}")
+        return found
+
+
 def _table(base: str) -> str:
     body = _get(f"{base}/scores")
     if body is None:
@@ -178,11 +204,11 @@ def main() -> int:
         env = {
             **os.environ,
             "STREAMER_DIMENSIONS": os.environ.get("STREAMER_DIMENSIONS", "channel"),
-            # A 1m window lets the demo rule compare the last minute with the rest of the hour;
-            # 10s buckets keep that window between 50 and 60 seconds long (with 1m buckets it
-            # would hold 0 to 60 seconds, and a rule on it would flap at every boundary).
+            # 10s buckets: the demo's drop detector reads a bucket 10 s after it ends, so the
+            # scripted drop pages within a couple of minutes (deploy/rules.demo.yaml).
             "STREAMER_WINDOWS": os.environ.get("STREAMER_WINDOWS", "1m,5m,1h,24h,7d"),
             "STREAMER_BUCKET": os.environ.get("STREAMER_BUCKET", "10s"),
+            "STREAMER_DATA_DIR": os.environ.get("STREAMER_DATA_DIR", str(RUN / "worker-data")),
             "STREAMER_RULES": os.environ.get(
                 "STREAMER_RULES", str(Path(__file__).parents[1] / "deploy" / "rules.demo.yaml")
             ),
@@ -236,10 +262,13 @@ with a scripted drop: {drop}
 Ctrl-C stops everything.
 """)
         shown = 0.0
+        alerts = AlertLines(RUN / "worker.log")
         while not stopping:
             if worker.poll() is not None:
                 print(f"the worker exited with {worker.returncode}; see {RUN / 'worker.log'}")
                 return 1
+            for line in alerts.new():
+                print(time.strftime("%H:%M:%S"), line, flush=True)
             if time.monotonic() - shown >= 10:
                 shown = time.monotonic()
                 print(time.strftime("%H:%M:%S"), "scores over the last 5 minutes:")

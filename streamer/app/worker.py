@@ -25,6 +25,7 @@ from streamer.app.intake import Intake
 from streamer.app.kafka import client_options
 from streamer.app.logs import configure_logging
 from streamer.app.metrics import LagCollector, ScoreCollector, WorkerMetrics
+from streamer.app.rulemetrics import RuleMetrics
 from streamer.app.settings import Settings, SettingsError
 from streamer.app.sinks import Alertmanager, Dispatch, HttpSink, SinkMetrics
 from streamer.app.store import AlertStore, BucketStore, ChangelogSeal
@@ -99,6 +100,7 @@ class Worker:
         rules = rules_of(settings) if rules is None else rules
         self.watch = Watch(rules, settings.timeline(), self.scoring.ces)
         self.monitor = Monitor(self.board, self.watch)
+        self.rule_metrics = RuleMetrics(self.registry, rules)
         self.app = self._build_app()
         self.registry.register(ScoreCollector(self.board, self.scoring))
         self.registry.register(LagCollector(self.lag))
@@ -194,6 +196,8 @@ class Worker:
                 store.delete(key)
             if self.watch.rules and self.recovered:
                 result = self.monitor.evaluate(now_ms)
+                if self.monitor.complete:
+                    self.rule_metrics.watched(result.watched)
                 for state_key, state in result.changed.items():
                     alert_store.save(state_key, state, self.board.partition_of(state_key[1]))
                 dispatch.send(result.alerts)

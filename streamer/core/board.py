@@ -104,9 +104,10 @@ class Board:
     def advance(self, now_ms: int) -> list[BucketKey]:
         """Move every window to ``now_ms``; returns the keys of records that expired."""
         bucket_ms = self.timeline.bucket_ms
-        same_bucket = now_ms // bucket_ms == self.now_ms // bucket_ms
-        if same_bucket and now_ms >= self.now_ms and self._advanced:
-            # Windows and expiry move by whole buckets: nothing changes inside one.
+        # A window at `now` holds the buckets starting in [now - W, now): its edges move just
+        # after each bucket boundary, so times in (start, start + bucket] see the same windows.
+        same_epoch = -(-now_ms // bucket_ms) == -(-self.now_ms // bucket_ms)
+        if same_epoch and now_ms >= self.now_ms and self._advanced:
             self.now_ms = now_ms
             return []
         self._advanced = True

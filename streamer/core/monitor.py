@@ -20,7 +20,7 @@ class Monitor:
     def __init__(self, board: Board, watch: Watch) -> None:
         self.board = board
         self.watch = watch
-        self._delays = sorted({0} | watch.settle_delays_ms())
+        self._settles = sorted(watch.settle_delays_ms())
         self._epoch: tuple[int, ...] | None = None
         self.complete = False
         """Whether the last evaluation looked at every series."""
@@ -43,10 +43,13 @@ class Monitor:
         """The earliest moment after ``now_ms`` at which a verdict can change without new
         answers: the next epoch, or a pending alert's ``for`` running out."""
         bucket_ms = self.board.timeline.bucket_ms
-        moments = [bucket_start_ms(now_ms - d, bucket_ms) + bucket_ms + d for d in self._delays]
+        # Windows move just after a boundary; a detector reads a bucket `settle` after its end.
+        moments = [-(-now_ms // bucket_ms) * bucket_ms + 1]
+        moments += [bucket_start_ms(now_ms - d, bucket_ms) + bucket_ms + d for d in self._settles]
         moments.extend(deadline for _, deadline in self.watch.pending() if deadline > now_ms)
         return min(moments)
 
     def _epoch_at(self, now_ms: int) -> tuple[int, ...]:
         bucket_ms = self.board.timeline.bucket_ms
-        return tuple(bucket_start_ms(now_ms - delay, bucket_ms) for delay in self._delays)
+        windows = -(-now_ms // bucket_ms)
+        return (windows, *(bucket_start_ms(now_ms - d, bucket_ms) for d in self._settles))

@@ -1,3 +1,4 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -124,3 +125,24 @@ def test_a_series_knows_its_partition():
     board.ingest([Sourced(3, 0, answer("e", 9))], NOW)
     assert board.partition_of(SeriesKey(Metric.NPS, "checkout")) == 3
     assert board.partition_of(SeriesKey(Metric.NPS, "elsewhere")) is None
+
+
+@pytest.mark.parametrize("offset_ms", [0, 1, 59_999])
+def test_advancing_tick_by_tick_equals_advancing_at_once(offset_ms):
+    # A window holds the buckets starting in [now - W, now): at a bucket boundary the current
+    # bucket is not in it yet, one millisecond later it is. Ticks landing exactly on a boundary
+    # (the backtest's whole seconds) must see that, whatever the board skipped before.
+    start = NOW - NOW % MINUTE
+    items = [
+        Sourced(0, i, answer(f"e{i}", 10 if i % 2 else 0, age_ms=start - 10_000 * i - NOW))
+        for i in range(-30, 0)
+    ]
+    end = start + 5 * MINUTE + offset_ms
+    ticked = Board(SCORING, TIMELINE, (), 100, start - 5 * MINUTE)
+    ticked.ingest(items, start - 5 * MINUTE)
+    for now in range(start - 5 * MINUTE, end + 1, 1_000):
+        ticked.advance(now)
+    direct = Board(SCORING, TIMELINE, (), 100, start - 5 * MINUTE)
+    direct.ingest(items, start - 5 * MINUTE)
+    direct.advance(end)
+    assert scores_of(ticked) == scores_of(direct)
