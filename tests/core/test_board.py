@@ -133,14 +133,14 @@ def test_advancing_tick_by_tick_equals_advancing_at_once(offset_ms):
     # bucket is not in it yet, one millisecond later it is. Ticks landing exactly on a boundary
     # (the backtest's whole seconds) must see that, whatever the board skipped before.
     start = NOW - NOW % MINUTE
-    items = [
-        Sourced(0, i, answer(f"e{i}", 10 if i % 2 else 0, age_ms=start - 10_000 * i - NOW))
-        for i in range(-30, 0)
+    items = [  # one answer every 10 s, from 5 minutes before `start` to 6 minutes after
+        Sourced(0, i + 30, answer(f"e{i}", 10 if i % 2 else 0, age_ms=NOW - start - 10_000 * i))
+        for i in range(-30, 36)
     ]
     end = start + 5 * MINUTE + offset_ms
     ticked = Board(SCORING, TIMELINE, (), 100, start - 5 * MINUTE)
     ticked.ingest(items, start - 5 * MINUTE)
-    for now in range(start - 5 * MINUTE, end + 1, 1_000):
+    for now in [*range(start - 5 * MINUTE, end, 1_000), end]:
         ticked.advance(now)
     direct = Board(SCORING, TIMELINE, (), 100, start - 5 * MINUTE)
     direct.ingest(items, start - 5 * MINUTE)
