@@ -47,7 +47,7 @@ def _rules_check(args: argparse.Namespace) -> int:
 def _rules_export(args: argparse.Namespace) -> int:
     import yaml
 
-    from streamer.promrules import export
+    from streamer.export.promrules import export
 
     rules = _read_rules(args.file, args.windows)
     if rules is None:

@@ -16,13 +16,8 @@ from typing import Any
 from streamer.core.events import DIMENSIONS
 from streamer.core.rules import Drop, Rule, Threshold
 from streamer.core.scores import ScoreKind
+from streamer.export import names
 
-_GAUGE = {
-    ScoreKind.NPS: "cx_nps",
-    ScoreKind.CSAT: "cx_csat_ratio",
-    ScoreKind.CES_MEAN: "cx_ces_mean",
-    ScoreKind.CES_AGREE: "cx_ces_agree_ratio",
-}
 _M = "ignoring(window, metric)"
 
 
@@ -43,8 +38,8 @@ def _selector(rule: Rule, window: str, extra: str = "") -> str:
 
 
 def _n(rule: Rule, window: str) -> str:
-    metric = 'metric="' + rule.score.metric.value + '"'
-    return "cx_responses" + _selector(rule, window, metric)
+    metric = f'{names.METRIC}="{rule.score.metric.value}"'
+    return names.RESPONSES + _selector(rule, window, metric)
 
 
 def _count(name: str, rule: Rule, window: str) -> str:
@@ -54,7 +49,7 @@ def _count(name: str, rule: Rule, window: str) -> str:
 def expression(rule: Rule) -> str:
     condition = rule.condition
     if isinstance(condition, Threshold):
-        gauge = f"{_GAUGE[rule.score]}{_selector(rule, condition.window)}"
+        gauge = f"{names.SCORES[rule.score]}{_selector(rule, condition.window)}"
         comparison = (
             f"< {condition.below}" if condition.below is not None else f"> {condition.above}"
         )
