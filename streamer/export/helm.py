@@ -101,22 +101,21 @@ class _Parser:
         self.context = context
 
     def pipeline(self) -> Any:
-        result = self.command(None)
+        result = self.command(())
         while self.peek() == "|":
             self.at += 1
-            result = self.command(result)
+            result = self.command((result,))
         return result
 
-    def command(self, piped: Any) -> Any:
+    def command(self, piped: tuple[Any, ...]) -> Any:
+        """One command; ``piped`` holds the previous command's result, if any."""
         head = self.take()
         if head in _FUNCTIONS:
             args = []
             while self.peek() not in (None, "|", ")"):
                 args.append(self.operand())
-            if piped is not None:
-                args.append(piped)
-            return _FUNCTIONS[head](*args)
-        if piped is not None:
+            return _FUNCTIONS[head](*args, *piped)
+        if piped:
             raise TemplateError(f"{head} is not a function")
         if head == ".Files.Get":
             return self.context.file(self.operand())
