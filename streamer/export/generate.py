@@ -49,7 +49,7 @@ def _alerts() -> str:
         + "# Prometheus alerting rules equivalent to deploy/rules.example.yaml, for teams that\n"
         "# want Prometheus rather than the workers to own alerting. Load either these or the\n"
         "# workers' STREAMER_ALERTMANAGER_URL, never both: every page would arrive twice.\n"
-        + _yaml(export(read_rules(str(ROOT / EXAMPLE_RULES), None)))
+        + export(read_rules(str(ROOT / EXAMPLE_RULES), None)).text()
     )
 
 
