@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck observability bench soak clean
+.PHONY: run test lint typecheck observability bench soak clean lock generate
 
 $(STAMP): pyproject.toml requirements/broker.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict streamer/core
 	$(BIN)/mypy streamer
 
-# Prometheus and Alertmanager from Debian, for the tests that need a real scraper and router.
+# The image's dependencies, pinned with hashes (deploy/Dockerfile installs with --require-hashes).
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
+		--no-emit-index-url --no-emit-find-links --output-file requirements/image.txt pyproject.toml
+
+# The dashboard, Prometheus rules, the Helm chart's files and the plain Kubernetes manifest.
+generate: $(STAMP)
+	$(BIN)/python -m streamer.export.generate
+
+# Prometheus and Alertmanager (with promtool and amtool) from Debian, for the tests that need a real scraper and router.
 observability:
 	bash scripts/install-observability.sh
 

@@ -101,7 +101,7 @@ def worker_rate(
             worker.wait_ready(180)
 
         def counted() -> float:
-            return sum(total(worker.metrics(), "cx_events_total") for worker in group)
+            return sum(total(worker.metrics(), "streamer_events_total") for worker in group)
 
         # From ready (state recovered, input assigned) to all counted: fetching included.
         started = time.perf_counter()

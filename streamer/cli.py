@@ -45,14 +45,15 @@ def _rules_check(args: argparse.Namespace) -> int:
 
 
 def _rules_export(args: argparse.Namespace) -> int:
-    import yaml
-
-    from streamer.promrules import export
+    from streamer.export.promrules import export
 
     rules = _read_rules(args.file, args.windows)
     if rules is None:
         return 1
-    print(yaml.safe_dump(export(rules), sort_keys=False, width=10_000), end="")
+    exported = export(rules)
+    for note in exported.notes:
+        print(f"streamer rules export: {note}", file=sys.stderr)
+    print(exported.text(), end="")
     return 0
 
 

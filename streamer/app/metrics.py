@@ -18,46 +18,23 @@ from streamer.core.scales import CesPolicy, Scoring
 from streamer.core.scores import KINDS, Estimate, ScoreKind, estimate
 from streamer.core.series import SeriesKey
 from streamer.core.tally import CesTally, CsatTally, NpsTally, Tally
-
-# name of the score gauge per kind; "_lower"/"_upper" add its 95% interval
-SCORE_NAMES = {
-    ScoreKind.NPS: "cx_nps",
-    ScoreKind.CSAT: "cx_csat_ratio",
-    ScoreKind.CES_MEAN: "cx_ces_mean",
-    ScoreKind.CES_AGREE: "cx_ces_agree_ratio",
-}
-HELP = {
-    "cx_nps": "Net Promoter Score (-100..100) in the window",
-    "cx_nps_standard_error": "Standard error of the NPS in the window",
-    "cx_csat_ratio": "CSAT: satisfied (top-2-box) / all answers (0..1) in the window",
-    "cx_ces_mean": "Mean CES score in the window",
-    "cx_ces_agree_ratio": "Share of CES answers agreeing it was easy (0..1) in the window",
-    "cx_responses": "Answers in the window",
-    "cx_promoters": "NPS promoters (9-10) in the window",
-    "cx_passives": "NPS passives (7-8) in the window",
-    "cx_detractors": "NPS detractors (0-6) in the window",
-    "cx_satisfied": "CSAT satisfied answers (top-2-box) in the window",
-    "cx_ces_agree": "CES answers agreeing it was easy in the window",
-    "cx_ces_score_sum": "Sum of CES scores in the window (mean = sum / responses)",
-    "cx_ces_score_squares_sum": "Sum of squared CES scores in the window (for the variance)",
-    "cx_series": "Series kept (touchpoint and breakdown series), at most STREAMER_MAX_SERIES",
-}
+from streamer.export import names
 
 
 def _counts(tally: Tally) -> Iterable[tuple[str, int]]:
     if isinstance(tally, NpsTally):
         yield from (
-            ("cx_promoters", tally.promoters),
-            ("cx_passives", tally.passives),
-            ("cx_detractors", tally.detractors),
+            (names.PROMOTERS, tally.promoters),
+            (names.PASSIVES, tally.passives),
+            (names.DETRACTORS, tally.detractors),
         )
     elif isinstance(tally, CsatTally):
-        yield "cx_satisfied", tally.satisfied
+        yield names.SATISFIED, tally.satisfied
     elif isinstance(tally, CesTally):
         yield from (
-            ("cx_ces_agree", tally.agree),
-            ("cx_ces_score_sum", tally.total),
-            ("cx_ces_score_squares_sum", tally.total_sq),
+            (names.CES_AGREE, tally.agree),
+            (names.CES_POINTS, tally.total),
+            (names.CES_POINTS_SQUARED, tally.total_sq),
         )
 
 
@@ -97,36 +74,29 @@ class ScoreCollector:
         def sample(name: str, labels: Mapping[str, str], value: float, kind: str = "gauge") -> None:
             family = families.get(name)
             if family is None:
-                base = name.removesuffix("_lower").removesuffix("_upper")
-                doc = (
-                    HELP.get(name)
-                    or f"{HELP.get(base, base)}: {name.rsplit('_', 1)[1]} bound of the 95% interval"
-                )
+                doc = names.HELP.get(name) or names.interval_help(name)
                 family = families[name] = Metric(name, doc, kind)
             family.add_sample(name, dict(labels), value)
 
         for readout in readouts(self._board, self._scoring.ces):
             labels = series_labels(readout.series, readout.window)
-            sample(
-                "cx_responses", {**labels, "metric": readout.series.metric.value}, readout.tally.n
-            )
+            metric = {names.METRIC: readout.series.metric.value}
+            sample(names.RESPONSES, {**labels, **metric}, readout.tally.n)
             for name, count in _counts(readout.tally):
                 sample(name, labels, count)
             for kind, found in readout.estimates.items():
                 if found is None:
                     continue
-                name = SCORE_NAMES[kind]
+                name = names.SCORES[kind]
                 sample(name, labels, found.value)
-                sample(f"{name}_lower", labels, found.low)
-                sample(f"{name}_upper", labels, found.high)
+                sample(name + names.LOWER, labels, found.low)
+                sample(name + names.UPPER, labels, found.high)
                 if kind is ScoreKind.NPS:
-                    sample("cx_nps_standard_error", labels, found.standard_error)
+                    sample(names.NPS_STANDARD_ERROR, labels, found.standard_error)
         limiter = self._board.limiter
-        sample("cx_series", {}, len(limiter))
-        overflow = Metric(
-            "cx_series_overflow", "Answers folded into __other__ by the series cap", "counter"
-        )
-        overflow.add_sample("cx_series_overflow_total", {}, limiter.overflowed)
+        sample(names.SERIES, {}, len(limiter))
+        overflow = Metric(names.SERIES_OVERFLOW, names.HELP[names.SERIES_OVERFLOW], "counter")
+        overflow.add_sample(names.total(names.SERIES_OVERFLOW), {}, limiter.overflowed)
         return [*families.values(), overflow]
 
 
@@ -140,9 +110,9 @@ class LagCollector:
         return []
 
     def collect(self) -> Iterable[Metric]:
-        family = Metric("cx_consumer_lag", "Messages on the input topic not yet processed", "gauge")
+        family = Metric(names.CONSUMER_LAG, names.HELP[names.CONSUMER_LAG], "gauge")
         for partition, lag in sorted(self._lag().items()):
-            family.add_sample("cx_consumer_lag", {"partition": str(partition)}, lag)
+            family.add_sample(names.CONSUMER_LAG, {"partition": str(partition)}, lag)
         return [family]
 
 
@@ -151,27 +121,18 @@ class WorkerMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.events = Counter(
-            "cx_events",
-            "Events by outcome (accepted, rejected, duplicate, late, replayed)",
-            ["outcome", "reason"],
-            registry=registry,
+            names.EVENTS, names.HELP[names.EVENTS], ["outcome", "reason"], registry=registry
         )
         self.delay = Histogram(
-            "cx_processing_delay_seconds",
-            "From the Kafka timestamp of the oldest event of a batch to the end of its processing",
+            names.PROCESSING_DELAY,
+            names.HELP[names.PROCESSING_DELAY],
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
             registry=registry,
         )
-        self.last_event = Gauge(
-            "cx_last_event_timestamp_seconds",
-            "Event time of the newest accepted answer",
-            registry=registry,
-        )
+        self.last_event = Gauge(names.LAST_EVENT, names.HELP[names.LAST_EVENT], registry=registry)
         self.last_processed = Gauge(
-            "cx_last_processed_timestamp_seconds",
-            "Wall-clock time the last batch finished",
-            registry=registry,
+            names.LAST_PROCESSED, names.HELP[names.LAST_PROCESSED], registry=registry
         )
         self.dead_letters = Counter(
-            "cx_dead_letters", "Records written to the dead-letter topic", registry=registry
+            names.DEAD_LETTERS, names.HELP[names.DEAD_LETTERS], registry=registry
         )

@@ -27,7 +27,7 @@ Dimensions = tuple[tuple[str, str], ...]
 
 
 class Outcome(enum.StrEnum):
-    """What became of an event (the ``outcome`` label of cx_events_total)."""
+    """What became of an event (the ``outcome`` label of streamer_events_total)."""
 
     ACCEPTED = "accepted"
     REJECTED = "rejected"

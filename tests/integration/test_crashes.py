@@ -71,7 +71,7 @@ def test_five_sigkills_at_random_moments_lose_and_double_count_nothing(
         worker = new_worker().wait_ready()
     sender.join()
     answers, checks = assert_scores_equal_truth([worker], events)
-    replayed = value(worker.metrics(), "cx_events_total", outcome="replayed", reason="") or 0
+    replayed = value(worker.metrics(), "streamer_events_total", outcome="replayed", reason="") or 0
     print(
         f"\n5 kills: sent {len(messages)} messages ({count} unique answers); counted at each "
         f"kill {kills}; final {answers} counted = {sum(expected_counts(events).values())} "

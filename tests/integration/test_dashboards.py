@@ -1,8 +1,10 @@
-"""Every dashboard query returns data from a real Prometheus scraping a live worker, and the
-recorded re-aggregations equal the ground truth."""
+"""Every dashboard query returns data from a real Prometheus scraping a live worker, the
+recorded re-aggregations equal the ground truth, and the worker's /metrics passes
+``promtool check metrics``."""
 
 import json
 import random
+import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,10 +51,22 @@ def test_every_panel_query_returns_data(bootstrap, topics, new_worker, tmp_path)
         )
 
         dashboard = json.loads((ROOT / "deploy/grafana/dashboards/streamer.json").read_text())
-        expressions = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+        expressions = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+        every = {
+            v["name"]: v.get("allValue", "5m")  # every value, or the worker's 5m window
+            for v in dashboard["templating"]["list"]
+            if v["type"] != "datasource"
+        }
         for expr in expressions:
-            promql = expr.replace("$window", "5m").replace("$touchpoint", ".*")
+            promql = expr
+            for name, value in every.items():
+                promql = promql.replace(f"${name}", value)
             wait_until(lambda promql=promql: query(prometheus, promql), 60, f"data for {promql}")
+
+        linted = subprocess.run(
+            ["promtool", "check", "metrics"], input=worker.get("/metrics"), capture_output=True
+        )
+        assert linted.returncode == 0, (linted.stdout + linted.stderr).decode()
 
         nps = [e for e in events if e["metric"] == "nps"]
         expected = (

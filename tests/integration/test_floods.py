@@ -79,7 +79,7 @@ def test_ten_thousand_malformed_messages_go_to_dead_letters_and_valid_ones_count
         assert letter["value_truncated"] == (letter["value_bytes"] > DLQ_VALUE_MAX)
     assert worker.process.poll() is None, "the worker must not crash"
     samples = worker.metrics()
-    assert value(samples, "cx_dead_letters_total") == len(expected)
+    assert value(samples, "streamer_dead_letters_total") == len(expected)
     print(
         f"\nmalformed flood: {len(valid)} valid messages counted once "
         f"({len(events)} answers), {len(expected)} dead letters of "
@@ -113,15 +113,15 @@ def test_a_flood_of_new_touchpoints_and_agents_is_capped(bootstrap, topics, new_
     ]
     produce(bootstrap, topics.input, messages)
     wait_until(
-        lambda: total(worker.metrics(), "cx_events_total", outcome="accepted") == count,
+        lambda: total(worker.metrics(), "streamer_events_total", outcome="accepted") == count,
         300,
         "every answer counted",
         every_s=2,
     )
     samples = worker.metrics()
-    series = value(samples, "cx_series")
+    series = value(samples, "streamer_series")
     assert series is not None and series <= cap
-    assert (value(samples, "cx_series_overflow_total") or 0) > 0
+    assert (value(samples, "streamer_series_overflow_total") or 0) > 0
     # Every answer is still counted: the excess folds into __other__.
     everyone = total(samples, "cx_responses", metric="nps", window="5m")
     by_touchpoint = sum(
@@ -152,7 +152,7 @@ def test_a_burst_builds_lag_that_is_exported_and_drains(bootstrap, topics, new_w
 
     def watch():
         while not done.is_set():
-            lag = total(worker.metrics(), "cx_consumer_lag")
+            lag = total(worker.metrics(), "streamer_consumer_lag")
             peak["lag"] = max(peak["lag"], lag)
             peak["rss_mb"] = max(peak["rss_mb"], worker.rss_mb())
             time.sleep(0.5)
@@ -162,7 +162,9 @@ def test_a_burst_builds_lag_that_is_exported_and_drains(bootstrap, topics, new_w
     try:
         produce(bootstrap, topics.input, messages)  # as fast as the producer goes
         assert_scores_equal_truth([worker], events)
-        wait_until(lambda: total(worker.metrics(), "cx_consumer_lag") == 0, 60, "lag to drain")
+        wait_until(
+            lambda: total(worker.metrics(), "streamer_consumer_lag") == 0, 60, "lag to drain"
+        )
     finally:
         done.set()
         watcher.join()

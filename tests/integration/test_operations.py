@@ -110,7 +110,7 @@ def test_the_web_config_file_serves_https_and_asks_for_a_password(
         assert status(worker, path, "prometheus:wrong")[0] == 401
         assert status(worker, path, "someone:scrape-me")[0] == 401
     code, _, body = status(worker, "/metrics", "prometheus:scrape-me")
-    assert code == 200 and b"cx_series" in body
+    assert code == 200 and b"streamer_series" in body
     assert status(worker, "/scores", "prometheus:scrape-me")[0] == 200
 
     plain = urllib.request.Request(f"http://127.0.0.1:{worker.port}/healthz")

@@ -1,11 +1,21 @@
 """The exported Prometheus rules reach the worker's verdicts, evaluated by a real Prometheus."""
 
+import http.server
 import json
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from streamer.core.rules import _bound
+from streamer.core.scales import CesPolicy
+from streamer.core.scores import estimate
+from streamer.core.stats import one_sided_z
+from streamer.core.tally import CesTally, CsatTally, NpsTally
+from streamer.export import names
+from streamer.export.promrules import bound
+from streamer.rules_file import read_rules
 from tests.cli import streamer
 from tests.integration.harness import (
     consume_all,
@@ -21,7 +31,7 @@ RULES = """
 rules:
   - name: NpsLow
     score: nps
-    threshold: {window: 5m, below: 0, confidence: 0}
+    threshold: {window: 5m, below: 0, confidence: 0.95}
     min_responses: 20
 """
 
@@ -95,3 +105,72 @@ def test_prometheus_fires_what_the_worker_fires(bootstrap, topics, new_worker, t
         wait_until(prometheus_alerts, 60, "Prometheus to fire the same alerts")
     finally:
         prometheus.stop()
+
+
+BOUND_RULES = """
+rules:
+  - {name: NpsLow, score: nps, threshold: {window: 1h, below: 20, confidence: 0.9}}
+  - {name: CsatLow, score: csat, threshold: {window: 1h, below: 0.8, confidence: 0.95}}
+  - {name: CesHard, score: ces_mean, threshold: {window: 1h, below: 5, confidence: 0.99}}
+  - {name: CesAgreeHigh, score: ces_agree, threshold: {window: 1h, above: 0.5, confidence: 0.8}}
+"""
+# Known window counts of one touchpoint, as the worker exports them.
+TALLIES = {
+    "nps": NpsTally(promoters=20, passives=15, detractors=25),
+    "csat": CsatTally(n=80, satisfied=52),
+    "ces": CesTally(n=50, total=240, total_sq=1300, agree=31),
+}
+
+
+class _Exposition(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        labels = 'touchpoint="checkout",window="1h"'
+        nps, csat, ces = TALLIES["nps"], TALLIES["csat"], TALLIES["ces"]
+        lines = [
+            f'{names.RESPONSES}{{metric="nps",{labels}}} {nps.n}',
+            f"{names.PROMOTERS}{{{labels}}} {nps.promoters}",
+            f"{names.DETRACTORS}{{{labels}}} {nps.detractors}",
+            f'{names.RESPONSES}{{metric="csat",{labels}}} {csat.n}',
+            f"{names.SATISFIED}{{{labels}}} {csat.satisfied}",
+            f'{names.RESPONSES}{{metric="ces",{labels}}} {ces.n}',
+            f"{names.CES_POINTS}{{{labels}}} {ces.total}",
+            f"{names.CES_POINTS_SQUARED}{{{labels}}} {ces.total_sq}",
+            f"{names.CES_AGREE}{{{labels}}} {ces.agree}",
+        ]
+        body = ("\n".join(lines) + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_prometheus_computes_the_workers_confidence_bound(tmp_path):
+    """Each exported threshold's bound, evaluated by Prometheus on known counts, equals the
+    bound the worker's core compares with the line."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(BOUND_RULES)
+    rules = read_rules(path, {"1h": 3_600_000})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Exposition)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    prometheus = start_prometheus(tmp_path, [f"127.0.0.1:{server.server_address[1]}"])
+    try:
+        for rule in rules:
+            condition = rule.condition
+            upper = condition.below is not None
+            tally = TALLIES[rule.score.metric.value]
+            current = estimate(rule.score, tally, CesPolicy())
+            # the worker's bound (streamer.core.rules), the one it compares with the line
+            expected = _bound(rule.score, tally, current, one_sided_z(condition.confidence), upper)
+            found = wait_until(
+                lambda rule=rule, upper=upper: query(prometheus, bound(rule, upper)),
+                30,
+                f"Prometheus to evaluate the bound of {rule.name}",
+            )
+            assert len(found) == 1
+            assert float(found[0]["value"][1]) == pytest.approx(expected, rel=1e-12), rule.name
+    finally:
+        prometheus.stop()
+        server.shutdown()

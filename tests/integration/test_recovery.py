@@ -65,12 +65,13 @@ def test_sigkill_mid_stream_then_restart_counts_every_answer_once(bootstrap, top
     sender.start()
     wait_until(
         lambda: (
-            (value(first.metrics(), "cx_events_total", outcome="accepted", reason="") or 0) >= 4000
+            (value(first.metrics(), "streamer_events_total", outcome="accepted", reason="") or 0)
+            >= 4000
         ),
         120,
         "some answers counted before the crash",
     )
-    before = value(first.metrics(), "cx_events_total", outcome="accepted", reason="")
+    before = value(first.metrics(), "streamer_events_total", outcome="accepted", reason="")
     first.kill()
     second = new_worker().wait_ready()
     sender.join()
@@ -87,7 +88,7 @@ def test_sigkill_mid_stream_then_restart_counts_every_answer_once(bootstrap, top
             assert value(samples, "cx_nps", touchpoint=touchpoint, window="1h") == pytest.approx(
                 t["nps"]
             )
-    replayed = value(samples, "cx_events_total", outcome="replayed", reason="") or 0
+    replayed = value(samples, "streamer_events_total", outcome="replayed", reason="") or 0
     after = sum(counted([second]).values())
     print(
         f"\ncrash test: sent {len(messages)} messages ({len(events)} unique answers); "

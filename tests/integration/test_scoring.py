@@ -115,18 +115,22 @@ def test_known_stream_is_scored_exactly(bootstrap, topics, new_worker):
     sent = len(metadata)
 
     wait_until(
-        lambda: total(worker.metrics(), "cx_events_total") == sent, 90, f"{sent} events processed"
+        lambda: total(worker.metrics(), "streamer_events_total") == sent,
+        90,
+        f"{sent} events processed",
     )
     samples = worker.metrics()
 
     # Outcomes: every message accounted for, each under the right outcome and reason.
-    assert value(samples, "cx_events_total", outcome="accepted", reason="") == len(
+    assert value(samples, "streamer_events_total", outcome="accepted", reason="") == len(
         recent + older + quiet
     )
-    assert value(samples, "cx_events_total", outcome="duplicate", reason="") == len(duplicates)
-    assert value(samples, "cx_events_total", outcome="late", reason="") == len(late)
+    assert value(samples, "streamer_events_total", outcome="duplicate", reason="") == len(
+        duplicates
+    )
+    assert value(samples, "streamer_events_total", outcome="late", reason="") == len(late)
     for reason in {r for _, r in bad}:
-        assert value(samples, "cx_events_total", outcome="rejected", reason=reason) == sum(
+        assert value(samples, "streamer_events_total", outcome="rejected", reason=reason) == sum(
             1 for _, r in bad if r == reason
         ), reason
 

@@ -1,0 +1,186 @@
+"""The Helm chart deploy/helm/streamer, rendered by streamer.export.helm (no helm binary is
+packaged here) with its defaults and with every option on, then checked with
+kubernetes-validate --strict and, for the prometheus-operator CRDs (no schema is bundled with
+kubernetes-validate), structurally and with promtool."""
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from streamer.export.helm import manifest, objects
+
+ROOT = Path(__file__).parents[2]
+CHART = ROOT / "deploy/helm/streamer"
+DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
+
+WEB_CONFIG = """\
+tls_server_config:
+  cert_file: /etc/tls/tls.crt
+  key_file: /etc/tls/tls.key
+basic_auth_users:
+  prometheus: $2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG
+"""
+
+
+def everything_on() -> dict:
+    values = copy.deepcopy(DEFAULTS)
+    values["kafka"].update(
+        securityProtocol="SASL_SSL", caSecret="kafka-ca", sasl={"mechanism": "PLAIN"}
+    )
+    values["kafka"]["sasl"]["existingSecret"] = "kafka-user"
+    values["web"] = {"config": WEB_CONFIG, "tls": True}
+    values["serviceMonitor"]["basicAuthSecret"] = "streamer-scrape"
+    values["publicUrl"] = "https://streamer.example.com"
+    values["extraEnv"] = [{"name": "STREAMER_MAX_SERIES", "value": "20000"}]
+    values["rules"] = "rules: []\n"
+    values["image"]["tag"] = "1.2.3"
+    return values
+
+
+def render(values: dict, release: str = "cx") -> str:
+    return manifest(CHART, values, release)
+
+
+def by_kind(text: str) -> dict[str, dict]:
+    return {doc["kind"]: doc for doc in objects(text) if doc["kind"] != "ConfigMap"}
+
+
+def validate(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "rendered.yaml"
+    path.write_text(text)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "kubernetes-validate"), "--strict", str(path)],
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("values", [DEFAULTS, everything_on()], ids=["defaults", "all-options"])
+def test_rendered_chart_passes_kubernetes_validate_strict(values, tmp_path):
+    checked = validate(render(values), tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    passed = {
+        line.split("resource ")[1].split()[0]
+        for line in checked.stdout.splitlines()
+        if "passed" in line
+    }
+    assert {"deployment/cx", "service/cx", "configmap/cx-rules"} <= passed
+
+
+def test_the_plain_manifest_is_the_chart_with_its_defaults():
+    shipped = (ROOT / "deploy/kubernetes/streamer.yaml").read_text()
+    assert objects(shipped) == objects(render(DEFAULTS, "streamer"))
+
+
+def test_pods_run_non_root_read_only_without_capabilities():
+    deployment = by_kind(render(DEFAULTS))["Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert all(isinstance(pod["securityContext"][k], int) for k in ("runAsUser", "runAsGroup"))
+    container = pod["containers"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    writable = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {"/tmp", "/var/lib/streamer"} <= writable
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["STREAMER_DATA_DIR"] == "/var/lib/streamer"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_image_defaults_to_the_chart_app_version_never_latest():
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    image = by_kind(render(DEFAULTS))["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert image["image"] == f"streamer:{chart['appVersion']}"
+    tagged = by_kind(render(everything_on()))["Deployment"]["spec"]["template"]["spec"]
+    assert tagged["containers"][0]["image"] == "streamer:1.2.3"
+
+
+def test_the_rules_config_map_is_mounted_and_a_change_rolls_the_pods():
+    default = objects(render(DEFAULTS))
+    rules = next(d for d in default if d["metadata"]["name"] == "cx-rules")
+    assert rules["data"]["rules.yaml"] == (ROOT / "deploy/rules.example.yaml").read_text().strip()
+    deployment = next(d for d in default if d["kind"] == "Deployment")
+    volume = deployment["spec"]["template"]["spec"]["volumes"][0]
+    assert volume["configMap"]["name"] == "cx-rules"
+
+    def checksum(values: dict) -> str:
+        pod = by_kind(render(values))["Deployment"]["spec"]["template"]
+        return pod["metadata"]["annotations"]["checksum/rules"]
+
+    edited = copy.deepcopy(DEFAULTS)
+    edited["rules"] = "rules: []\n"
+    assert checksum(edited) != checksum(DEFAULTS)
+
+
+def test_pod_disruption_budget_selects_the_workers():
+    rendered = by_kind(render(DEFAULTS))
+    pdb = rendered["PodDisruptionBudget"]
+    pod_labels = rendered["Deployment"]["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    off = copy.deepcopy(DEFAULTS)
+    off["podDisruptionBudget"]["enabled"] = False
+    assert "PodDisruptionBudget" not in by_kind(render(off))
+
+
+def test_service_monitor_is_found_by_kube_prometheus_stack_and_scrapes_the_service():
+    rendered = by_kind(render(DEFAULTS))
+    monitor, service = rendered["ServiceMonitor"], rendered["Service"]
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert (endpoint["path"], endpoint["scheme"]) == ("/metrics", "http")
+    assert "basicAuth" not in endpoint
+
+
+def test_web_auth_is_a_secret_the_workers_read_and_the_service_monitor_answers():
+    rendered = objects(render(everything_on()))
+    secret = next(d for d in rendered if d["kind"] == "Secret")
+    assert yaml.safe_load(secret["stringData"]["web.yml"]) == yaml.safe_load(WEB_CONFIG)
+    pod = next(d for d in rendered if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    mounted = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert env["STREAMER_WEB_CONFIG_FILE"]["value"] == f"{mounted['web']}/web.yml"
+    web_volume = next(v for v in pod["volumes"] if v["name"] == "web")
+    assert web_volume["secret"]["secretName"] == secret["metadata"]["name"]
+    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"  # /readyz stays open
+    assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "kafka-user",
+        "key": "password",
+    }
+    assert env["STREAMER_PUBLIC_URL"]["value"] == "https://streamer.example.com"
+    assert env["STREAMER_MAX_SERIES"]["value"] == "20000"
+    endpoint = next(d for d in rendered if d["kind"] == "ServiceMonitor")["spec"]["endpoints"][0]
+    assert endpoint["scheme"] == "https"
+    assert endpoint["basicAuth"]["password"] == {"name": "streamer-scrape", "key": "password"}
+
+
+def test_prometheus_rule_holds_the_recording_rules_and_passes_promtool(tmp_path):
+    rule = by_kind(render(DEFAULTS))["PrometheusRule"]
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    shipped = yaml.safe_load((ROOT / "deploy/prometheus/recording_rules.yml").read_text())
+    assert rule["spec"] == shipped
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump(rule["spec"]))
+    checked = subprocess.run(
+        ["promtool", "check", "rules", str(path)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_dashboard_config_map_carries_the_sidecar_label_and_the_dashboard():
+    maps = [d for d in objects(render(DEFAULTS)) if d["kind"] == "ConfigMap"]
+    board = next(d for d in maps if d["metadata"]["name"] == "cx-dashboard")
+    assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads((ROOT / "deploy/grafana/dashboards/streamer.json").read_text())
+    assert json.loads(board["data"]["streamer.json"]) == shipped
