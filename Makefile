@@ -36,17 +36,18 @@ observability:
 	bash scripts/install-observability.sh
 
 test: lint typecheck observability $(STAMP)
-	$(BIN)/python -m pytest --durations=10
+	$(BIN)/python -m pytest -n 3 --dist loadfile --durations=15
 
 run: $(STAMP)
 	$(BIN)/python -m streamer.demo
 
-# The sizes quoted in bench/README.md (about 45 minutes on 2 cores); each command takes larger ones.
+# The sizes quoted in bench/README.md (about 70 minutes on 2 cores); each command takes larger ones.
 bench: $(STAMP)
 	$(BIN)/python -m bench.core_throughput --events 200000 --runs 5
 	$(BIN)/python -m bench.worker_throughput --events 300000 --runs 3
 	$(BIN)/python -m bench.freshness --seconds 60 --runs 3
 	$(BIN)/python -m bench.memory --touchpoints 2000 --per-day 20000 --runs 1
+	$(BIN)/python -m bench.alert_quality
 
 # The long fault runs: 100,000 answers through five crashes, larger floods and bursts.
 soak: $(STAMP) observability

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import math
 import random
 import statistics
 import time
@@ -28,7 +29,11 @@ from streamer.backtest import Report, backtest
 from streamer.core.alerting import Status
 from streamer.core.events import SurveyResponse
 from streamer.core.rules import Rule
+from streamer.core.ruleset import parse_false_alarms
 from streamer.core.scales import CES_7, CSAT_5, NPS_SCALE, Metric, Scoring
+from streamer.core.scores import ScoreKind
+from streamer.core.sequential import limit, reference
+from streamer.core.tally import NpsTally
 from streamer.core.window import Timeline
 from streamer.rules_file import read_rules
 
@@ -172,13 +177,50 @@ def detection_delay(
     }
 
 
+def expected_delay_minutes(
+    min_drop: float, true_drop: float, per_hour: float, series: int, every_ms: int
+) -> float:
+    """Wald's approximation of the NPS detector's delay: the limit over the expected
+    log-likelihood ratio of an answer under the true drop (a week of baseline answers)."""
+    baseline = NpsTally(*(round(share * per_hour * 24 * 7) for share in NPS_SHARES))
+    ref = reference(ScoreKind.NPS, baseline, min_drop, Scoring().ces)
+    assert ref is not None
+    moved = true_drop / 200.0
+    shares = (NPS_SHARES[0] - moved, NPS_SHARES[1], NPS_SHARES[2] + moved)
+    per_answer = sum(
+        share * ref.log_likelihood_ratio(ScoreKind.NPS, one)
+        for share, one in zip(
+            shares, (NpsTally(1, 0, 0), NpsTally(0, 1, 0), NpsTally(0, 0, 1)), strict=True
+        )
+    )
+    h = limit(per_hour / HOUR_MS, series, 1.0 / every_ms)
+    return math.inf if per_answer <= 0 else 60.0 * h / per_answer / per_hour
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rules", default=str(RULES))
     parser.add_argument("--seeds", type=int, default=3, help="runs per detection figure")
     parser.add_argument("--days", type=float, default=8.0, help="length of stationary streams")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for make test")
+    parser.add_argument(
+        "--table", action="store_true", help="only the expected-delay table (docs/alerting.md)"
+    )
     args = parser.parse_args()
+    if args.table:
+        print("| min_drop | true drop | answers/h | series | budget | expected delay |")
+        print("|---|---|---|---|---|---|")
+        for min_drop in (15.0, 25.0):
+            for true_drop in (20.0, 40.0):
+                for rate in (60.0, 300.0):
+                    for series, budget in ((20, "1/quarter"), (2000, "1/quarter")):
+                        every = parse_false_alarms(budget)
+                        minutes = expected_delay_minutes(min_drop, true_drop, rate, series, every)
+                        print(
+                            f"| {min_drop:g} | {true_drop:g} | {rate:g} | {series} | {budget} "
+                            f"| {minutes:.0f} min |"
+                        )
+        return
     rules = read_rules(args.rules, {w.label: w.length_ms for w in TIMELINE.windows})
     started = time.time()
     if args.smoke:

@@ -22,6 +22,7 @@ ROOT = Path(__file__).parents[2]
         ),
         ("bench.freshness", ["p50", "p95", "p99"]),
         ("bench.memory", ["state RSS at 1x/2x/4x the events", "bytes per series"]),
+        ("bench.alert_quality", ["stationary", "per_100_series_weeks", "median_minutes"]),
     ],
 )
 def test_benchmark_smoke(module, figures):

@@ -1,0 +1,187 @@
+"""Drop rules on live series: one CUSUM per (rule, series), fed each event-time bucket once it
+has settled, against the rule's baseline (``sequential.py`` for the detector, ``baseline.py``
+for calendar baselines); and, when one fires, which breakdown values caused it (``explain.py``).
+
+Detectors are not persisted: a restarted worker rebuilds each from the buckets of the rule's
+recent window. A series whose recent window is empty starts its detector over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Protocol
+
+from streamer.core.baseline import HOUR_MS, hour_slots
+from streamer.core.explain import decompose, describe, top_contributors
+from streamer.core.rules import Drop, Rule, Signal, Verdict
+from streamer.core.scales import CesPolicy
+from streamer.core.scores import estimate
+from streamer.core.sequential import Cusum, Reference, limit, reference
+from streamer.core.series import SeriesKey
+from streamer.core.tally import Tally, total
+from streamer.core.window import Timeline, bucket_start_ms
+
+StateKey = tuple[str, SeriesKey]
+"""(rule name, series)"""
+
+
+class History(Protocol):
+    """What the rules read of one series (``window.SeriesWindows`` is one)."""
+
+    def totals(self) -> tuple[Tally, ...]: ...
+
+    def between(self, low_ms: int, high_ms: int) -> list[tuple[int, Tally]]: ...
+
+    def total_between(self, low_ms: int, high_ms: int) -> Tally: ...
+
+
+class Drops:
+    def __init__(self, timeline: Timeline, ces: CesPolicy) -> None:
+        self.timeline = timeline
+        self.ces = ces
+        self.detectors: dict[StateKey, Cusum] = {}
+        self.lengths = {w.label: w.length_ms for w in timeline.windows}
+
+    def verdict(
+        self,
+        rule: Rule,
+        key: SeriesKey,
+        history: History,
+        totals: Mapping[str, Tally],
+        watched: int,
+        now_ms: int,
+    ) -> Verdict:
+        """Read the buckets settled since the last call, then judge: BREACH while the detector
+        is alarmed, CLEAR once its statistic is under half the limit, HOLD in between."""
+        condition = rule.condition
+        assert isinstance(condition, Drop)
+        state_key = (rule.name, key)
+        current = estimate(rule.score, totals[condition.window], self.ces)
+        if current is None:
+            self.detectors.pop(state_key, None)
+            return Verdict(Signal.NO_DATA, 0)
+        bucket_ms = self.timeline.bucket_ms
+        end = bucket_start_ms(now_ms - condition.settle_ms, bucket_ms)
+        cusum = self.detectors.get(state_key) or Cusum()
+        start = cusum.next_bucket_ms
+        if start is None:
+            window = next(w for w in self.timeline.windows if w.label == condition.window)
+            start = self.timeline.bucket_range(window, now_ms)[0]
+        references = _References(self, rule, condition, history, totals, watched)
+        for bucket_start, tally in history.between(start, end):
+            found = references.at(bucket_start)
+            if found is not None:
+                cusum = cusum.step(bucket_start, tally, rule.score, *found)
+        self.detectors[state_key] = replace(cusum, next_bucket_ms=max(start, end))
+        base_tally, span_ms = references.baseline(end - bucket_ms)
+        base = estimate(rule.score, base_tally, self.ces)
+        h = references.limit(base_tally.n, span_ms)
+        run = None if cusum.run is None else estimate(rule.score, cusum.run, self.ces)
+        verdict = Verdict(
+            Signal.HOLD,
+            current.n,
+            current.value,
+            current.low,
+            current.high,
+            baseline=None if base is None else base.value,
+            baseline_n=base_tally.n,
+            statistic=cusum.statistic,
+            limit=h,
+            since_ms=cusum.since_ms,
+            run_n=None if run is None else run.n,
+            run_value=None if run is None else run.value,
+        )
+        if base_tally.n < rule.min_responses or current.n < rule.min_responses:
+            return replace(verdict, signal=Signal.INSUFFICIENT)
+        if cusum.alarmed:
+            return replace(verdict, signal=Signal.BREACH)
+        return replace(verdict, signal=Signal.CLEAR) if cusum.statistic < h / 2 else verdict
+
+    def why(
+        self,
+        rule: Rule,
+        key: SeriesKey,
+        everything: Iterable[tuple[SeriesKey, History]],
+        now_ms: int,
+    ) -> tuple[str, ...]:
+        """Per breakdown of the touchpoint, the values that pushed its score down most, split
+        into rate and mix, between the baseline and the recent window."""
+        condition = rule.condition
+        assert isinstance(condition, Drop)
+        labels = [w.label for w in self.timeline.windows]
+        bucket_ms = self.timeline.bucket_ms
+        end = bucket_start_ms(now_ms - condition.settle_ms, bucket_ms)
+        breakdowns: dict[tuple[str, ...], tuple[dict[str, Tally], dict[str, Tally]]] = {}
+        for other, history in everything:
+            if other.metric is not key.metric or other.touchpoint != key.touchpoint:
+                continue
+            if not other.dimensions:
+                continue
+            names = tuple(name for name, _ in other.dimensions)
+            value = "/".join(value for _, value in other.dimensions)
+            totals = dict(zip(labels, history.totals(), strict=True))
+            references = _References(self, rule, condition, history, totals, 1)
+            base, current = breakdowns.setdefault(names, ({}, {}))
+            base[value] = references.baseline(end - bucket_ms)[0]
+            current[value] = totals[condition.window]
+        lines = []
+        for names, (base, current) in sorted(breakdowns.items()):
+            split = decompose(rule.score, base, current, self.ces)
+            if split is not None:
+                text = describe(top_contributors(split), "+".join(names), rule.score)
+                if text:
+                    lines.append(text)
+        return tuple(lines)
+
+    def forget(self, keep: set[StateKey]) -> None:
+        """Drop the detectors of series no longer watched."""
+        for state_key in [k for k in self.detectors if k not in keep]:
+            del self.detectors[state_key]
+
+
+class _References:
+    """The detector's reference for each bucket it reads, built once per baseline: one for a
+    trailing baseline, one per local hour for a calendar baseline."""
+
+    def __init__(
+        self,
+        drops: Drops,
+        rule: Rule,
+        condition: Drop,
+        history: History,
+        totals: Mapping[str, Tally],
+        watched: int,
+    ) -> None:
+        self._drops, self._rule, self._condition = drops, rule, condition
+        self._history, self._totals, self._watched = history, totals, watched
+        self._cache: dict[int, tuple[Reference, float] | None] = {}
+
+    def baseline(self, bucket_start: int) -> tuple[Tally, int]:
+        """The baseline tally for a bucket, and the span of time it covers (ms)."""
+        condition, lengths = self._condition, self._drops.lengths
+        if isinstance(condition.baseline, str):
+            tally = self._totals[condition.baseline] - self._totals[condition.window]  # type: ignore[operator]
+            return tally, lengths[condition.baseline] - lengths[condition.window]
+        _, ranges = hour_slots(bucket_start, condition.baseline)
+        parts = [self._history.total_between(low, high) for low, high in ranges]
+        return total(self._rule.score.metric, parts), condition.baseline.weeks * HOUR_MS
+
+    def limit(self, baseline_n: int, span_ms: int) -> float:
+        """The rule's budget, divided among the series watched, at this baseline's answer rate."""
+        every_ms = self._condition.false_alarm_every_ms
+        return limit(baseline_n / span_ms, self._watched, 1.0 / every_ms)
+
+    def at(self, bucket_start: int) -> tuple[Reference, float] | None:
+        condition = self._condition
+        calendar = condition.baseline
+        slot = 0 if isinstance(calendar, str) else hour_slots(bucket_start, calendar)[0]
+        if slot not in self._cache:
+            tally, span_ms = self.baseline(bucket_start)
+            ref = (
+                reference(self._rule.score, tally, condition.min_drop, self._drops.ces)
+                if tally.n >= self._rule.min_responses
+                else None
+            )
+            self._cache[slot] = None if ref is None else (ref, self.limit(tally.n, span_ms))
+        return self._cache[slot]
