@@ -331,3 +331,84 @@ def test_accepts_exactly_what_the_contract_allows(doc):
         expected["scale"],
         expected["score"],
     )
+
+
+# --- the fast path (msgspec) and the careful path agree on every input --------------------------
+
+COMPACT = json.dumps(VALID, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        # msgspec alone would keep the last of a repeated key; the contract rejects it.
+        (COMPACT[:-1] + b',"score":3}', Reason.DUPLICATE_KEY),
+        (COMPACT[:-1] + b',"score" :3}', Reason.DUPLICATE_KEY),
+        (COMPACT[:-1] + b',"sc\\u006fre":3}', Reason.DUPLICATE_KEY),
+        (COMPACT[:-1] + b',"comment":"a: b","score":3}', Reason.DUPLICATE_KEY),
+        # escaped colons in the timestamp must not hide a repeated key from the colon count
+        (
+            COMPACT.replace(b"09:59:00", b"09\\u003a59:00")[:-1] + b',"score":3}',
+            Reason.DUPLICATE_KEY,
+        ),
+        # msgspec only skims unknown fields; the contract checks the whole document.
+        (COMPACT[:-1] + b',"extra":"\xff"}', Reason.NOT_UTF8),
+        (COMPACT[:-1] + b',"extra":1e999}', Reason.NOT_JSON),
+    ],
+)
+def test_documents_msgspec_alone_would_accept_are_rejected(raw, reason):
+    result = decode(raw)
+    assert isinstance(result, Rejection) and result.reason is reason, result
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        COMPACT,
+        COMPACT[:-1] + b',"channel":null}',  # null is as good as absent
+        COMPACT[:-1] + b',"comment":"call me: 10:30","extra":{"a":[1]}}',
+        COMPACT.replace(b"checkout", b"check\\u006fut"),
+        json.dumps(VALID, indent=2).encode(),
+    ],
+)
+def test_well_formed_answers_in_any_spelling_are_accepted(raw):
+    result = decode(raw)
+    assert isinstance(result, SurveyResponse) and result.touchpoint == "checkout", result
+
+
+tricky_members = st.sampled_from(
+    [
+        b'"score":3',
+        b'"score" :3',
+        b'"sc\\u006fre":3',
+        b'"metric":"csat"',
+        b'"channel":null',
+        b'"channel":"a:b"',
+        b'"comment":"x\\":"',
+        b'"extra":"\xff"',
+        b'"extra":1e999',
+        b'"extra":{"score":1}',
+        b'"a\\":":1',
+    ]
+)
+
+
+@st.composite
+def spellings(draw: st.DrawFn) -> bytes:
+    """A document as some producer may write it: spacing, escapes, extra members, stray bytes."""
+    separators = draw(st.sampled_from([(",", ":"), (", ", ": "), (",", " : ")]))
+    raw = json.dumps(
+        draw(documents()), separators=separators, ensure_ascii=draw(st.booleans())
+    ).encode()
+    for member in draw(st.lists(tricky_members, max_size=2)):
+        raw = raw[:-1] + (b"," if len(raw) > 2 else b"") + member + b"}"
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(raw)))
+        raw = raw[:at] + draw(st.binary(max_size=3)) + raw[at + draw(st.integers(0, 3)) :]
+    return raw
+
+
+@given(spellings())
+def test_the_fast_path_agrees_with_the_careful_one(raw):
+    fast, careful = DECODER.decode(raw, NOW_MS), DECODER._careful(raw, NOW_MS)
+    assert type(fast) is type(careful) and fast == careful, (raw, fast, careful)

@@ -1,8 +1,9 @@
 """atheris (libFuzzer) target for the decoder: ``python -m tests.fuzz.decoder_target -runs=N``.
 
 Coverage-guided mutation of raw bytes, seeded with valid answers. It checks that decoding
-never raises, and that whatever is accepted satisfies the contract (docs/events.md) when read
-back independently with the standard library.
+never raises, that the fast path (msgspec) decides exactly as the careful one, reason and
+message included, and that whatever is accepted satisfies the contract (docs/events.md) when
+read back independently with the standard library.
 """
 
 import json
@@ -24,6 +25,8 @@ def check(raw: bytes) -> bool:
     """True if accepted (and then within the contract); False if rejected."""
     result = DECODER.decode(raw, NOW_MS)
     assert isinstance(result, SurveyResponse | Rejection), result
+    careful = DECODER._careful(raw, NOW_MS)
+    assert type(result) is type(careful) and result == careful, (result, careful)
     if isinstance(result, Rejection):
         return False
     pairs: list[list[tuple[str, object]]] = []
