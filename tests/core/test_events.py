@@ -176,6 +176,28 @@ def test_limits_are_configurable():
     assert isinstance(result, Rejection) and result.reason is Reason.TOO_LARGE
 
 
+@pytest.mark.parametrize(
+    ("changes", "accepted"),
+    [
+        ({"event_id": "e-12"}, True),
+        ({"event_id": "e-123"}, False),
+        ({"touchpoint": "t" * 6}, False),
+        ({"queue": "q" * 7}, True),
+        ({"queue": "q" * 8}, False),
+        ({"comment": "c" * 9}, True),
+        ({"comment": "c" * 10}, False),
+    ],
+)
+def test_length_limits_are_configurable(changes, accepted):
+    limits = Limits(
+        max_event_id_chars=4, max_touchpoint_chars=5, max_dimension_chars=7, max_personal_chars=9
+    )
+    doc = _with(**{"touchpoint": "till", **changes})
+    result = Decoder(limits=limits).decode(json.dumps(doc).encode(), NOW_MS)
+    assert isinstance(result, SurveyResponse if accepted else Rejection), result
+    assert accepted or result.reason is Reason.BAD_LENGTH
+
+
 # --- properties -------------------------------------------------------------------------------
 
 
