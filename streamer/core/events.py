@@ -325,19 +325,30 @@ _new_tuple = tuple.__new__
 
 
 def _each_key_once(raw: bytes, present: int, stamp: str) -> bool:
-    """True if the object's only keys are the ``present`` non-null contract fields, once each.
+    """True if no key of the object is repeated and the whole document is strict JSON.
 
     msgspec lets a repeated key pass (the last one wins), and skims unknown keys' values without
-    checking them as strictly as the careful path; such documents are left to that path.
+    checking them as strictly as the careful path (bad UTF-8, 1e999); ``present`` is the number
+    of non-null contract fields it found.
     """
     # Every key is followed by exactly one colon outside strings; without escapes, the only
     # other colons in a typical answer are the timestamp's. A count of 'present' then leaves
     # no room for a repeated, unknown or null key.
     if raw.count(b":") - stamp.count(":") == present and raw.find(b"\\") < 0:
         return True
-    # Colons in other values or escapes: every key token also ends in '":' unless white space
-    # precedes its colon, so the same reasoning holds on that count.
-    return raw.count(b'":') == present and _SPACED_KEY.search(raw) is None
+    # Colons in values, or escapes: every key token ends in '":' unless white space precedes
+    # its colon, and the same reasoning holds on that count.
+    if _SPACED_KEY.search(raw) is not None:
+        return False
+    keys = raw.count(b'":')
+    if keys == present:
+        return True
+    # Null or unknown fields: the careful path's own check, on its own parser's reading.
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    return type(doc) is dict and keys == len(doc)
 
 
 def _text(doc: dict[str, object], name: str, max_chars: int, required: bool = False) -> str:

@@ -368,6 +368,8 @@ COMPACT = json.dumps(VALID, separators=(",", ":")).encode()
         (COMPACT[:-1] + b',"score" :3}', Reason.DUPLICATE_KEY),
         (COMPACT[:-1] + b',"sc\\u006fre":3}', Reason.DUPLICATE_KEY),
         (COMPACT[:-1] + b',"comment":"a: b","score":3}', Reason.DUPLICATE_KEY),
+        (COMPACT[:-1] + b',"survey":"s-1","score":3}', Reason.DUPLICATE_KEY),
+        (COMPACT[:-1] + b',"queue":null,"score":3}', Reason.DUPLICATE_KEY),
         # escaped colons in the timestamp must not hide a repeated key from the colon count
         (
             COMPACT.replace(b"09:59:00", b"09\\u003a59:00")[:-1] + b',"score":3}',
@@ -410,6 +412,7 @@ tricky_members = st.sampled_from(
         b'"extra":"\xff"',
         b'"extra":1e999',
         b'"extra":{"score":1}',
+        b'"survey":"s-1"',
         b'"a\\":":1',
     ]
 )
