@@ -57,10 +57,16 @@ class Ingest:
         self.next_offset: dict[tuple[str, int], int] = {}
         """Per topic and partition: the offset after the last one processed (the lag gauge)."""
 
-    def process(self, messages: Sequence[Message], source_base: int = 0) -> None:
+    def process(
+        self,
+        messages: Sequence[Message],
+        source_base: int = 0,
+        divert: Callable[[Message, SurveyResponse], bool] | None = None,
+    ) -> None:
         """``source_base`` is added to the partition to name an answer's source in the ledger:
         a second topic's offsets (the repartition topic's) are another sequence than the
-        input's (see ``streamer.app.repartition``)."""
+        input's. A valid answer for which ``divert`` returns True was re-published to be
+        counted elsewhere, not here (see ``streamer.app.repartition``)."""
         now_ms = self._clock_ms()
         answers: list[Sourced] = []
         newest_ms = None
@@ -70,7 +76,7 @@ class Ingest:
             if isinstance(result, Rejection):
                 self._dead_letter(message, result.reason.value, result.message)
                 rejected.labels(Outcome.REJECTED.value, result.reason.value).inc()
-            else:
+            elif divert is None or not divert(message, result):
                 answers.append(Sourced(message.partition + source_base, message.offset, result))
                 if newest_ms is None or result.occurred_at_ms > newest_ms:
                     newest_ms = result.occurred_at_ms

@@ -8,7 +8,9 @@ with the input's partition count, and counted from there; the worker subscribes 
 which Faust's assignor co-partitions (same partition numbers to the same worker), so the
 repartition topic's partition ``p`` is counted beside input partition ``p``.
 
-An answer keyed by its touchpoint is counted where it arrived, whatever the producer's
+The input is decoded once: ``Ingest.process`` asks the router about each valid input answer
+(rejected ones are dead-lettered from the input). An answer keyed by its touchpoint is counted
+where it arrived, whatever the producer's
 partitioner (librdkafka clients hash with CRC32, Java and aiokafka with murmur2: each is
 consistent per key). Two producers with different partitioners put one touchpoint on two
 partitions; it is still counted exactly where one worker owns both (its series sum their
@@ -29,12 +31,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from typing import Any, Protocol
 
-import orjson
 from aiokafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry, Counter
 
 from streamer.app.ingest import Message
-from streamer.core.events import Decoder, Rejection
+from streamer.core.events import SurveyResponse
 
 log = logging.getLogger("streamer.repartition")
 
@@ -50,20 +51,21 @@ class Republish(Protocol):
     ) -> object: ...
 
 
+class Count(Protocol):
+    """``Ingest.process``."""
+
+    def __call__(
+        self,
+        messages: Sequence[Message],
+        source_base: int,
+        divert: Callable[[Message, SurveyResponse], bool] | None,
+    ) -> None: ...
+
+
 @lru_cache(maxsize=65_536)
 def partition_of(key: bytes, partitions: int) -> int:
     """The partition a Java or aiokafka producer picks for ``key`` (murmur2, positive)."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
-def touchpoint_in(value: bytes | None) -> str | None:
-    """The touchpoint field of a JSON object, if it is a string (the decoder says the rest)."""
-    try:
-        doc = orjson.loads(value or b"")
-    except orjson.JSONDecodeError:
-        return None
-    touchpoint = doc.get("touchpoint") if type(doc) is dict else None
-    return touchpoint if type(touchpoint) is str else None
 
 
 class Homes:
@@ -94,28 +96,24 @@ class Homes:
 
 
 class Router:
-    """Splits each batch: answers keyed by touchpoint are counted, the others re-published."""
+    """Counts each batch; input answers not keyed by their touchpoint are re-published instead."""
 
     def __init__(
         self,
         input_topic: str,
         partitions: int,
-        decoder: Decoder,
         republish: Republish,
-        count: Callable[[Sequence[Message], int], None],
+        count: Count,
         flush: Callable[[], Awaitable[None]],
-        clock_ms: Callable[[], int],
         registry: CollectorRegistry,
         max_touchpoints: int,
     ) -> None:
         self._input = input_topic
         self._partitions = partitions
-        self._decode = decoder.decode
         self._republish = republish
         self._count = count
         self._flush = flush
         self._sent = False
-        self._clock_ms = clock_ms
         self.repartitioned = Counter(
             "streamer_repartitioned",
             "Answers re-published to the repartition topic (their key was not their touchpoint)",
@@ -133,40 +131,31 @@ class Router:
         fresh = [m for m in batch if m.topic == self._input]
         rekeyed = [m for m in batch if m.topic != self._input]
         if fresh:
-            self._count(self._split(fresh), 0)
+            self._count(fresh, 0, self._reroute)
         if rekeyed:
             for message in rekeyed:
                 self.homes.saw((message.key or b"").decode(errors="replace"), message.partition)
-            self._count(rekeyed, self._partitions)
+            self._count(rekeyed, self._partitions, None)
 
-    def _split(self, messages: Sequence[Message]) -> list[Message]:
-        direct: list[Message] = []
-        now_ms = None
-        for message in messages:
-            touchpoint = touchpoint_in(message.value)
-            if touchpoint is None:
-                direct.append(message)  # not an answer: the decoder dead-letters it here
-                continue
-            key = touchpoint.encode()
-            if message.key == key:
-                self.homes.saw(touchpoint, message.partition)
-                direct.append(message)
-                continue
-            now_ms = now_ms or self._clock_ms()
-            if isinstance(self._decode(message.value or b"", now_ms), Rejection):
-                direct.append(message)  # dead-lettered with its input position
-                continue
-            partition = partition_of(key, self._partitions)
-            self.homes.saw(touchpoint, partition)
-            self._republish.send_soon(
-                key=key,
-                value=message.value,
-                partition=partition,
-                timestamp=message.timestamp / 1000 if message.timestamp else None,
-            )
-            self.repartitioned.inc()
-            self._sent = True
-        return direct
+    def _reroute(self, message: Message, answer: SurveyResponse) -> bool:
+        """Re-publishes a valid input answer whose key is not its touchpoint (rejected ones are
+        dead-lettered from the input before this is asked)."""
+        touchpoint = answer.touchpoint
+        key = touchpoint.encode()
+        if message.key == key:
+            self.homes.saw(touchpoint, message.partition)
+            return False
+        partition = partition_of(key, self._partitions)
+        self.homes.saw(touchpoint, partition)
+        self._republish.send_soon(
+            key=key,
+            value=message.value,
+            partition=partition,
+            timestamp=message.timestamp / 1000 if message.timestamp else None,
+        )
+        self.repartitioned.inc()
+        self._sent = True
+        return True
 
     async def flush(self) -> None:
         """Re-published answers are in Kafka: call before committing their input offsets."""

@@ -183,11 +183,9 @@ class Worker:
         router = self.router = Router(
             s.input_topic,
             self.partitions,
-            Decoder(self.scoring, s.limits()),
             rekeyed,
             self.ingest.process,
             app.producer.flush,
-            wall_clock_ms,
             self.registry,
             s.max_series,
         )

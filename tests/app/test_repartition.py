@@ -7,7 +7,7 @@ from collections import namedtuple
 from prometheus_client import CollectorRegistry
 
 from streamer.app.repartition import Router, partition_of
-from streamer.core.events import Decoder
+from streamer.core.events import Decoder, Rejection
 
 Record = namedtuple("Record", "topic partition offset timestamp key value")
 NOW_MS = 1_800_000_000_000
@@ -35,17 +35,19 @@ def answer(event_id, touchpoint="chat", **changes):
 
 def make_router(partitions=4):
     counted, republished, registry = [], Republished(), CollectorRegistry()
-    router = Router(
-        "in",
-        partitions,
-        Decoder(),
-        republished,
-        lambda messages, base: counted.append(([m.offset for m in messages], base)),
-        None,
-        lambda: NOW_MS,
-        registry,
-        max_touchpoints=100,
-    )
+    decoder = Decoder()
+
+    def count(messages, source_base, divert):
+        """What Ingest.process does with a batch: the offsets it keeps (counted or
+        dead-lettered), and the source they are counted under."""
+        kept = []
+        for message in messages:
+            result = decoder.decode(message.value, NOW_MS)
+            if isinstance(result, Rejection) or divert is None or not divert(message, result):
+                kept.append(message.offset)
+        counted.append((kept, source_base))
+
+    router = Router("in", partitions, republished, count, None, registry, max_touchpoints=100)
     return router, counted, republished, registry
 
 
