@@ -36,6 +36,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from streamer.app.ingest import Message
 from streamer.core.events import SurveyResponse
+from streamer.export import names
 
 log = logging.getLogger("streamer.repartition")
 
@@ -115,15 +116,10 @@ class Router:
         self._flush = flush
         self._sent = False
         self.repartitioned = Counter(
-            "streamer_repartitioned",
-            "Answers re-published to the repartition topic (their key was not their touchpoint)",
-            registry=registry,
+            names.REPARTITIONED, names.HELP[names.REPARTITIONED], registry=registry
         )
         conflicts = Counter(
-            "streamer_touchpoint_partition_conflicts",
-            "Touchpoints whose answers arrived on two partitions (producers with different "
-            "partitioners), once each per worker process",
-            registry=registry,
+            names.TOUCHPOINT_CONFLICTS, names.HELP[names.TOUCHPOINT_CONFLICTS], registry=registry
         )
         self.homes = Homes(max_touchpoints, conflicts)
 

@@ -25,8 +25,8 @@ from streamer.app.intake import Intake
 from streamer.app.kafka import client_options
 from streamer.app.logs import configure_logging
 from streamer.app.metrics import LagCollector, ScoreCollector, WorkerMetrics
-from streamer.app.rulemetrics import RuleMetrics
 from streamer.app.repartition import Router
+from streamer.app.rulemetrics import RuleMetrics
 from streamer.app.settings import Settings, SettingsError
 from streamer.app.sinks import Alertmanager, Dispatch, HttpSink, SinkMetrics
 from streamer.app.store import AlertStore, BucketStore, ChangelogSeal

@@ -85,8 +85,8 @@ def test_any_producer_keying_is_counted_exactly_and_no_retry_twice(bootstrap, to
     samples = worker.metrics()
     retries = len(unkeyed) + len(by_person) + len(keyed) - len(events)
     # Every retry was recognised as one, none counted: "exact" is not a coincidence of totals.
-    assert value(samples, "cx_events_total", outcome="duplicate", reason="") == retries
-    assert value(samples, "cx_events_total", outcome="accepted", reason="") == len(events)
+    assert value(samples, "streamer_events_total", outcome="duplicate", reason="") == retries
+    assert value(samples, "streamer_events_total", outcome="accepted", reason="") == len(events)
     assert value(samples, "streamer_repartitioned_total") == len(unkeyed) + len(by_person)
     # Touchpoints librdkafka put on another partition than murmur2 (where the re-published
     # answers go) arrive on two partitions: reported, once each, and still counted exactly.
@@ -125,7 +125,7 @@ def test_a_crash_in_the_middle_of_the_repartition_hop_counts_each_answer_once(
     answers_, checks = assert_scores_equal_truth([second], events)
     republished = count_records(bootstrap, f"{topics.app_id}-repartition", 4)
     samples = second.metrics()
-    replayed = value(samples, "cx_events_total", outcome="replayed", reason="") or 0
+    replayed = value(samples, "streamer_events_total", outcome="replayed", reason="") or 0
     print(
         f"\nrepartition crash: {len(sent)} unkeyed messages ({len(events)} answers); "
         f"{republished} records in the repartition topic ({republished - len(sent)} published "
