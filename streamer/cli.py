@@ -96,6 +96,7 @@ def _backtest(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from streamer.app.settings import SettingsError, load_settings
+    from streamer.app.topics import TopicsError
     from streamer.app.worker import run
 
     options = {"log_level": args.log_level, "log_format": args.log_format}
@@ -105,6 +106,8 @@ def _worker(args: argparse.Namespace) -> int:
         return _refuse("the settings are invalid", error.problems)
     except RulesError as error:
         return _refuse("the rules file is invalid", error.errors)
+    except TopicsError as error:
+        return _refuse("its existing topics do not fit", error.problems)
     return 0
 
 

@@ -54,10 +54,19 @@ class Ingest:
         self._follow_ups = follow_ups
         self._scoring = scoring or Scoring()
         self._newest_ms: int | None = None
-        self.next_offset: dict[int, int] = {}
-        """Per input partition: the offset after the last one processed (for the lag gauge)."""
+        self.next_offset: dict[tuple[str, int], int] = {}
+        """Per topic and partition: the offset after the last one processed (the lag gauge)."""
 
-    def process(self, messages: Sequence[Message]) -> None:
+    def process(
+        self,
+        messages: Sequence[Message],
+        source_base: int = 0,
+        divert: Callable[[Message, SurveyResponse], bool] | None = None,
+    ) -> None:
+        """``source_base`` is added to the partition to name an answer's source in the ledger:
+        a second topic's offsets (the repartition topic's) are another sequence than the
+        input's. A valid answer for which ``divert`` returns True was re-published to be
+        counted elsewhere, not here (see ``streamer.app.repartition``)."""
         now_ms = self._clock_ms()
         answers: list[Sourced] = []
         newest_ms = None
@@ -67,14 +76,14 @@ class Ingest:
             if isinstance(result, Rejection):
                 self._dead_letter(message, result.reason.value, result.message)
                 rejected.labels(Outcome.REJECTED.value, result.reason.value).inc()
-            else:
-                answers.append(Sourced(message.partition, message.offset, result))
+            elif divert is None or not divert(message, result):
+                answers.append(Sourced(message.partition + source_base, message.offset, result))
                 if newest_ms is None or result.occurred_at_ms > newest_ms:
                     newest_ms = result.occurred_at_ms
-            self.next_offset[message.partition] = message.offset + 1
+            self.next_offset[(message.topic, message.partition)] = message.offset + 1
         ingested = self._board.ingest(answers, now_ms)
         if ingested.late:
-            by_position = {(m.partition, m.offset): m for m in messages}
+            by_position = {(m.partition + source_base, m.offset): m for m in messages}
             horizon = format_duration_ms(self._board.timeline.horizon_ms)
             for answer in ingested.late:
                 self._dead_letter(

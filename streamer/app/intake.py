@@ -1,14 +1,15 @@
-"""Bulk intake of the input topic, underneath Faust's per-message path.
+"""Bulk intake of the input and repartition topics, underneath Faust's per-message path.
 
 Faust delivers every fetched message on its own: ``Consumer._drain_messages`` awaits
 ``wait_first(callback(message), ...)`` per message (two tasks each), then the conductor, the
 channel, the stream and an ack. Measured here that path capped the worker near 2,000 events/s
-whatever the batch size (bench/README.md). So the input topic's records are taken out of each
+whatever the batch size (bench/README.md). So the input topics' records are taken out of each
 fetched record map as they arrive from aiokafka and handed over in bulk; Faust still owns the
 group membership, the partition assignment (tables stay co-partitioned with the input), the
 changelog recovery, the timers and the web server.
 
-Progress is committed to the consumer group after each batch's bucket records are flushed, so a
+Progress is committed to the consumer group after each batch's bucket records and re-published
+answers (``streamer.app.repartition``) are flushed, so a
 crash replays at most the batches after the last commit, and the records' applied offsets skip
 those (see ``streamer.core.ledger``). Between a revocation and the end of the next recovery,
 fetched input is dropped: Faust seeks to the committed offsets when it resumes, so it is read
@@ -20,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from faust.types import TP
@@ -31,13 +32,13 @@ log = logging.getLogger("streamer.intake")
 class Intake:
     def __init__(
         self,
-        topic: str,
+        topics: Collection[str],
         process: Callable[[list[Any]], None],
         seal: Callable[[], Awaitable[None]],
         commit: Callable[[dict[TP, int]], Awaitable[bool]],
         batch_max: int,
     ) -> None:
-        self._topic = topic
+        self._topics = frozenset(topics)
         self._process = process
         self._seal = seal
         self._commit = commit
@@ -54,11 +55,12 @@ class Intake:
         self._batch = asyncio.Lock()
 
     def wrap(self, getmany: Callable[..., Awaitable[dict[Any, Any]]]) -> Callable[..., Any]:
-        """Wraps a Faust consumer's ``_getmany`` so that input records come here instead."""
+        """Wraps a Faust consumer's ``_getmany`` so that records of ``topics`` come here
+        instead."""
 
         async def getmany_diverted(*args: Any, **kwargs: Any) -> dict[Any, Any]:
             records = await getmany(*args, **kwargs)
-            mine = [tp for tp in records if tp.topic == self._topic]
+            mine = [tp for tp in records if tp.topic in self._topics]
             for tp in mine:
                 await self._put(tp.partition, records.pop(tp))
             return records

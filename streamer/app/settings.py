@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     alert_queue_max: int = Field(10_000, ge=1, description="alerts waiting per receiver, at most")
     public_url: str | None = Field(None, description="how people reach this worker (alert links)")
     partitions: int = Field(8, ge=1, le=10_000, description="partitions of topics it creates")
+    replication_factor: int = Field(
+        1, ge=1, le=32, description="replicas of topics it creates (3 in production)"
+    )
+    min_insync_replicas: int = Field(
+        1, ge=1, le=32, description="min.insync.replicas of topics it creates (2 in production)"
+    )
     # bucket and grace come before windows: the windows' check needs them (validation order)
     bucket: str = "1m"
     grace: str = "10m"
@@ -159,6 +165,17 @@ class Settings(BaseSettings):
             for part in value.split(","):
                 if part.strip():
                     parse_duration_ms(part)
+        return value
+
+    @field_validator("min_insync_replicas")
+    @classmethod
+    def _insync_fits(cls, value: int, info: ValidationInfo) -> int:
+        replicas = info.data.get("replication_factor")
+        if replicas is not None and value > replicas:
+            raise ValueError(
+                f"{value} is above STREAMER_REPLICATION_FACTOR ({replicas}): "
+                "no write with acks=all could ever succeed"
+            )
         return value
 
     @field_validator("dimensions")

@@ -10,7 +10,9 @@ Bucket records are each written once per batch to their source partition.
 
 Faust's ``table[key] = value`` takes the changelog partition from the current event, which is
 wrong for a batch mixing partitions, so records go through ``send_changelog`` with the
-partition they belong to (it is part of their key).
+partition they belong to (it is part of their key). A record's key names its source, which
+for the repartition topic's answers is the partition count + its partition; the changelog
+partition is the source modulo the partition count (see ``streamer.app.repartition``).
 """
 
 from __future__ import annotations
@@ -57,9 +59,10 @@ class ChangelogSeal:
 
 
 class BucketStore:
-    def __init__(self, table: Any, seal: ChangelogSeal) -> None:
+    def __init__(self, table: Any, seal: ChangelogSeal, partitions: int) -> None:
         self._table = table
         self._seal = seal
+        self._partitions = partitions
 
     def on_recover(self, callback: Any) -> None:
         self._table.on_recover(callback)
@@ -68,14 +71,16 @@ class BucketStore:
         key = record.key.encode().encode()
         value = kept(orjson.dumps(ledger.encode(record)))
         self._table.data[key] = value
-        self._table.send_changelog(record.key.partition, key, value)
-        self._seal.wrote(self._table, record.key.partition)
+        partition = record.key.partition % self._partitions
+        self._table.send_changelog(partition, key, value)
+        self._seal.wrote(self._table, partition)
 
     def delete(self, key: BucketKey) -> None:
         raw = key.encode().encode()
         self._table.data.pop(raw, None)
-        self._table.send_changelog(key.partition, raw, None)
-        self._seal.wrote(self._table, key.partition)
+        partition = key.partition % self._partitions
+        self._table.send_changelog(partition, raw, None)
+        self._seal.wrote(self._table, partition)
 
     def load(self, partitions: set[int]) -> list[BucketRecord]:
         """The persisted records of ``partitions``; others (no longer ours) are forgotten."""
@@ -84,7 +89,7 @@ class BucketStore:
             if raw == SENTINEL:
                 continue
             key = BucketKey.decode(raw.decode() if isinstance(raw, bytes) else raw)
-            if key.partition not in partitions:
+            if key.partition % self._partitions not in partitions:
                 foreign.append(raw)
             elif value:
                 records.append(ledger.decode(orjson.loads(value)))

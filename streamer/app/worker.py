@@ -25,11 +25,18 @@ from streamer.app.intake import Intake
 from streamer.app.kafka import client_options
 from streamer.app.logs import configure_logging
 from streamer.app.metrics import LagCollector, ScoreCollector, WorkerMetrics
+from streamer.app.repartition import Router
 from streamer.app.rulemetrics import RuleMetrics
 from streamer.app.settings import Settings, SettingsError
 from streamer.app.sinks import Alertmanager, Dispatch, HttpSink, SinkMetrics
 from streamer.app.store import AlertStore, BucketStore, ChangelogSeal
-from streamer.app.topics import ALERTS_TABLE, BUCKETS_TABLE, changelog_topic, ensure_topics
+from streamer.app.topics import (
+    ALERTS_TABLE,
+    BUCKETS_TABLE,
+    changelog_topic,
+    ensure_topics,
+    repartition_topic,
+)
 from streamer.app.views import register_views
 from streamer.app.webconfig import BasicAuth
 from streamer.core.board import Board
@@ -47,14 +54,16 @@ def wall_clock_ms() -> int:
 
 
 class StreamerApp(faust.App):
-    """Creates missing topics before Faust starts using them, and hands the input topic's
-    fetched records to the intake in bulk."""
+    """Creates missing topics before Faust starts using them (unless ``streamer worker`` did),
+    and hands the input and repartition topics' fetched records to the intake in bulk."""
 
     streamer_settings: Settings
     streamer_intake: Intake
+    streamer_topics_ready = False
 
     async def on_first_start(self) -> None:
-        await ensure_topics(self.streamer_settings)
+        if not self.streamer_topics_ready:
+            await ensure_topics(self.streamer_settings)
         await super().on_first_start()
 
     def _new_consumer(self) -> Any:
@@ -115,6 +124,7 @@ class Worker:
             store="memory://",
             datadir=data_dir(s),
             topic_partitions=self.partitions,
+            topic_replication_factor=s.replication_factor,
             broker_session_timeout=s.session_timeout_s,
             broker_rebalance_timeout=s.session_timeout_s,
             broker_heartbeat_interval=max(1.0, s.session_timeout_s / 5),
@@ -130,9 +140,15 @@ class Worker:
         source = app.topic(
             s.input_topic, key_serializer="raw", value_serializer="raw", partitions=self.partitions
         )
+        rekeyed = app.topic(
+            repartition_topic(s),
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=self.partitions,
+        )
         dead_letters = self._raw_topic(app, s.dlq_topic)
         seal = ChangelogSeal(app.producer.flush)  # the broker's end-offset quirk: see store.py
-        store = BucketStore(self._raw_table(app, BUCKETS_TABLE), seal)
+        store = BucketStore(self._raw_table(app, BUCKETS_TABLE), seal, self.partitions)
         alert_store = AlertStore(self._raw_table(app, ALERTS_TABLE), seal)
         self.ingest = Ingest(
             self.board,
@@ -159,11 +175,31 @@ class Worker:
             else None,
         )
 
-        # Subscribed for the assignment (the tables follow the input's partitions), but its
-        # records never reach Faust's per-message path: the intake takes them (intake.py).
+        # Subscribed for the assignment (the tables follow the input's partitions, and Faust
+        # co-partitions topics of equal partition counts), but their records never reach
+        # Faust's per-message path: the intake takes them (intake.py).
         app.topics.add(source)
+        app.topics.add(rekeyed)
+        router = self.router = Router(
+            s.input_topic,
+            self.partitions,
+            rekeyed,
+            self.ingest.process,
+            app.producer.flush,
+            self.registry,
+            s.max_series,
+        )
+
+        async def seal_batch() -> None:
+            await router.flush()
+            await seal()
+
         intake = app.streamer_intake = Intake(
-            s.input_topic, self.ingest.process, seal, self._commit, s.batch_max
+            {s.input_topic, rekeyed.get_topic_name()},
+            router.process,
+            seal_batch,
+            self._commit,
+            s.batch_max,
         )
         app.task(_runner(intake.run))
 
@@ -199,7 +235,9 @@ class Worker:
                 if self.monitor.complete:
                     self.rule_metrics.watched(result.watched)
                 for state_key, state in result.changed.items():
-                    alert_store.save(state_key, state, self.board.partition_of(state_key[1]))
+                    source = self.board.partition_of(state_key[1])
+                    partition = None if source is None else source % self.partitions
+                    alert_store.save(state_key, state, partition)
                 dispatch.send(result.alerts)
             await seal()
 
@@ -264,15 +302,17 @@ class Worker:
         }
 
     def lag(self) -> dict[int, int]:
-        lags = {}
+        """Per partition: messages not yet processed on the input and repartition topics."""
+        lags: dict[int, int] = {}
         consumer = self.app.consumer
+        topics = (self.settings.input_topic, repartition_topic(self.settings))
         for tp in consumer.assignment():
-            if tp.topic != self.settings.input_topic:
+            if tp.topic not in topics:
                 continue
             highwater = consumer.highwater(tp)
-            done = self.ingest.next_offset.get(tp.partition)
+            done = self.ingest.next_offset.get((tp.topic, tp.partition))
             if highwater is not None and done is not None:
-                lags[tp.partition] = max(0, highwater - done)
+                lags[tp.partition] = lags.get(tp.partition, 0) + max(0, highwater - done)
         return lags
 
     def ready(self) -> bool:
@@ -361,6 +401,7 @@ def run(settings: Settings) -> None:
         )
     partitions = asyncio.run(ensure_topics(settings))
     worker = Worker(settings, partitions, rules)
+    worker.app.streamer_topics_ready = True
     # Logging is ours (configure_logging): Faust must not set its own up; without its spinner
     # it logs "Ready" rather than printing to stdout.
     faust_worker = faust.Worker(

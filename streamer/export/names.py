@@ -46,6 +46,8 @@ LAST_EVENT: Final = "streamer_last_event_timestamp_seconds"
 LAST_PROCESSED: Final = "streamer_last_processed_timestamp_seconds"
 SERIES: Final = "streamer_series"
 SERIES_OVERFLOW: Final = "streamer_series_overflow"
+REPARTITIONED: Final = "streamer_repartitioned"
+TOUCHPOINT_CONFLICTS: Final = "streamer_touchpoint_partition_conflicts"
 
 
 def total(counter: str) -> str:
@@ -74,13 +76,17 @@ HELP: Final = {
     CES_POINTS_SQUARED: "Sum of squared CES scores in the window (for the variance)",
     EVENTS: "Events by outcome (accepted, rejected, duplicate, late, replayed)",
     DEAD_LETTERS: "Records written to the dead-letter topic",
-    CONSUMER_LAG: "Messages on the input topic not yet processed",
+    CONSUMER_LAG: "Messages on the input and repartition topics not yet processed",
     PROCESSING_DELAY: "From the Kafka timestamp of the oldest event of a batch to the end of "
     "its processing",
     LAST_EVENT: "Event time of the newest accepted answer",
     LAST_PROCESSED: "Wall-clock time the last batch finished",
     SERIES: "Series kept (touchpoint and breakdown series), at most STREAMER_MAX_SERIES",
     SERIES_OVERFLOW: "Answers folded into __other__ by the series cap",
+    REPARTITIONED: "Answers re-published to the repartition topic (their key was not their "
+    "touchpoint)",
+    TOUCHPOINT_CONFLICTS: "Touchpoints whose answers arrived on two partitions (producers keying "
+    "by touchpoint with different partitioners), once each per worker process",
 }
 
 

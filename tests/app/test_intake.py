@@ -27,7 +27,7 @@ def make_intake(log, batch_max=100):
         return True
 
     return Intake(
-        "input", lambda batch: log.append(("process", len(batch))), seal, commit, batch_max
+        {"input"}, lambda batch: log.append(("process", len(batch))), seal, commit, batch_max
     )
 
 

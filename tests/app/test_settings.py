@@ -38,6 +38,7 @@ def test_settings_come_from_the_environment(monkeypatch):
         ("STREAMER_CSAT_SATISFIED_FROM", "1-5:9", "CSAT satisfied-from 9 is outside the scale"),
         ("STREAMER_DIMENSIONS", "comment", "unknown dimension 'comment'"),
         ("STREAMER_SESSION_TIMEOUT_S", "-3", "greater than 0"),
+        ("STREAMER_MIN_INSYNC_REPLICAS", "2", "2 is above STREAMER_REPLICATION_FACTOR (1)"),
         ("STREAMER_TICK_S", "0", "greater than or equal to 0.05"),
         ("STREAMER_WEB_PORT", "0", "greater than or equal to 1"),
         ("STREAMER_WEB_PORT", "65536", "less than or equal to 65535"),

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamer.demo import stop_group
@@ -219,6 +219,34 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout_s: float = 30
                 for messages in (await consumer.getmany(timeout_ms=500)).values():
                     got.extend(messages)
             return got
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+def count_records(bootstrap: str, topic: str, partitions: int, timeout_s: float = 30) -> int:
+    """Records in every partition of ``topic``, read to the highwater a fetch reports (the
+    local broker's end offsets fall short: see test_recovery.test_broker_end_offsets_quirk)."""
+
+    async def run() -> int:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in range(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            counts = dict.fromkeys(tps, 0)
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                    counts[tp] += len(records)
+                positions = [await consumer.position(tp) for tp in tps]
+                if [consumer.highwater(tp) for tp in tps] == positions:
+                    return sum(counts.values())
+            raise AssertionError(f"{topic} not read to its end in {timeout_s}s")
         finally:
             await consumer.stop()
 
