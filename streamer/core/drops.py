@@ -9,7 +9,6 @@ recent window. A series whose recent window is empty starts its detector over.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
 from typing import Protocol
 
 from streamer.core.baseline import HOUR_MS, hour_slots
@@ -20,7 +19,7 @@ from streamer.core.scores import estimate
 from streamer.core.sequential import Cusum, Reference, limit, reference
 from streamer.core.series import SeriesKey
 from streamer.core.tally import Tally, total
-from streamer.core.window import Timeline, bucket_start_ms
+from streamer.core.window import Timeline
 
 StateKey = tuple[str, SeriesKey]
 """(rule name, series)"""
@@ -34,6 +33,13 @@ class History(Protocol):
     def between(self, low_ms: int, high_ms: int) -> list[tuple[int, Tally]]: ...
 
     def total_between(self, low_ms: int, high_ms: int) -> Tally: ...
+
+
+def settled_until(now_ms: int, settle_ms: int, bucket_ms: int) -> int:
+    """The end of the settled buckets: those that ended more than ``settle_ms`` before now.
+    Like a window's edge, it moves just after a boundary (plus ``settle_ms``), so with a settle
+    of whole buckets the detectors move exactly when the windows do."""
+    return -(-(now_ms - settle_ms - bucket_ms) // bucket_ms) * bucket_ms
 
 
 class Drops:
@@ -62,7 +68,7 @@ class Drops:
             self.detectors.pop(state_key, None)
             return Verdict(Signal.NO_DATA, 0)
         bucket_ms = self.timeline.bucket_ms
-        end = bucket_start_ms(now_ms - condition.settle_ms, bucket_ms)
+        end = settled_until(now_ms, condition.settle_ms, bucket_ms)
         cusum = self.detectors.get(state_key) or Cusum()
         start = cusum.next_bucket_ms
         if start is None:
@@ -73,13 +79,21 @@ class Drops:
             found = references.at(bucket_start)
             if found is not None:
                 cusum = cusum.step(bucket_start, tally, rule.score, *found)
-        self.detectors[state_key] = replace(cusum, next_bucket_ms=max(start, end))
+        self.detectors[state_key] = Cusum(
+            cusum.statistic, max(start, end), cusum.since_ms, cusum.run, cusum.alarmed
+        )
         base_tally, span_ms = references.baseline(end - bucket_ms)
         base = estimate(rule.score, base_tally, self.ces)
         h = references.limit(base_tally.n, span_ms)
         run = None if cusum.run is None else estimate(rule.score, cusum.run, self.ces)
-        verdict = Verdict(
-            Signal.HOLD,
+        if base_tally.n < rule.min_responses or current.n < rule.min_responses:
+            signal = Signal.INSUFFICIENT
+        elif cusum.alarmed:
+            signal = Signal.BREACH
+        else:
+            signal = Signal.CLEAR if cusum.statistic < h / 2 else Signal.HOLD
+        return Verdict(
+            signal,
             current.n,
             current.value,
             current.low,
@@ -92,11 +106,6 @@ class Drops:
             run_n=None if run is None else run.n,
             run_value=None if run is None else run.value,
         )
-        if base_tally.n < rule.min_responses or current.n < rule.min_responses:
-            return replace(verdict, signal=Signal.INSUFFICIENT)
-        if cusum.alarmed:
-            return replace(verdict, signal=Signal.BREACH)
-        return replace(verdict, signal=Signal.CLEAR) if cusum.statistic < h / 2 else verdict
 
     def why(
         self,
@@ -111,7 +120,7 @@ class Drops:
         assert isinstance(condition, Drop)
         labels = [w.label for w in self.timeline.windows]
         bucket_ms = self.timeline.bucket_ms
-        end = bucket_start_ms(now_ms - condition.settle_ms, bucket_ms)
+        end = settled_until(now_ms, condition.settle_ms, bucket_ms)
         breakdowns: dict[tuple[str, ...], tuple[dict[str, Tally], dict[str, Tally]]] = {}
         for other, history in everything:
             if other.metric is not key.metric or other.touchpoint != key.touchpoint:

@@ -12,8 +12,8 @@ which anything can change.
 from __future__ import annotations
 
 from streamer.core.board import Board
+from streamer.core.drops import settled_until
 from streamer.core.watch import Evaluated, Watch
-from streamer.core.window import bucket_start_ms
 
 
 class Monitor:
@@ -43,13 +43,14 @@ class Monitor:
         """The earliest moment after ``now_ms`` at which a verdict can change without new
         answers: the next epoch, or a pending alert's ``for`` running out."""
         bucket_ms = self.board.timeline.bucket_ms
-        # Windows move just after a boundary; a detector reads a bucket `settle` after its end.
+        # Windows move just after a boundary; a detector reads a bucket just after it has been
+        # over for `settle`: both at the first moment their epoch number grows.
         moments = [-(-now_ms // bucket_ms) * bucket_ms + 1]
-        moments += [bucket_start_ms(now_ms - d, bucket_ms) + bucket_ms + d for d in self._settles]
+        moments += [settled_until(now_ms, d, bucket_ms) + bucket_ms + d + 1 for d in self._settles]
         moments.extend(deadline for _, deadline in self.watch.pending() if deadline > now_ms)
         return min(moments)
 
     def _epoch_at(self, now_ms: int) -> tuple[int, ...]:
         bucket_ms = self.board.timeline.bucket_ms
         windows = -(-now_ms // bucket_ms)
-        return (windows, *(bucket_start_ms(now_ms - d, bucket_ms) for d in self._settles))
+        return (windows, *(settled_until(now_ms, d, bucket_ms) for d in self._settles))
