@@ -39,7 +39,7 @@ test: lint typecheck observability $(STAMP)
 	$(BIN)/python -m pytest -n 3 --dist loadfile --durations=15
 
 run: $(STAMP)
-	$(BIN)/python -m streamer.demo
+	$(BIN)/python -m streamer.dev.demo
 
 # The sizes quoted in bench/README.md (about 70 minutes on 2 cores); each command takes larger ones.
 bench: $(STAMP)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from streamer import localbroker
+from streamer.dev import localbroker
 from tests.integration.harness import free_port
 
 

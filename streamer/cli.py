@@ -119,7 +119,7 @@ def _refuse(why: str, problems: Sequence[str]) -> int:
 
 
 def _broker(args: argparse.Namespace) -> int:
-    from streamer import localbroker
+    from streamer.dev import localbroker
 
     try:
         if args.action == "start":

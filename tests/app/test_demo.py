@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from streamer.demo import AlertLines
+from streamer.dev.demo import AlertLines
 
 
 def test_the_console_shows_alert_transitions_written_since_it_started(tmp_path: Path):

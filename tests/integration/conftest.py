@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from streamer import localbroker
+from streamer.dev import localbroker
 from tests.integration.harness import Topics, WorkerProcess, free_port
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from streamer.demo import stop_group
+from streamer.dev.demo import stop_group
 
 ROOT = Path(__file__).parents[2]
 

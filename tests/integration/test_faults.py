@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streamer import localbroker
+from streamer.dev import localbroker
 from tests.integration.harness import Topics, WorkerProcess, free_port, produce, wait_until
 from tests.integration.test_recovery import counted, expected_counts, stream
 

