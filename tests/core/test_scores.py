@@ -1,4 +1,5 @@
 import math
+import statistics
 
 import pytest
 from hypothesis import given
@@ -38,17 +39,20 @@ def test_nps_extremes(tally, nps):
 
 
 @given(nps_tallies)
-def test_nps_is_in_range_and_its_error_follows_the_formula(tally):
+def test_nps_is_the_mean_answer_value_and_its_error_that_of_a_mean(tally):
+    # Independent of the closed form: NPS is the mean of +100 (promoter), 0 (passive) and -100
+    # (detractor) over every answer, and its standard error that of a mean, sd / sqrt(n).
     estimate = scores.nps(tally)
     if tally.n == 0:
         assert estimate is None
         return
     assert estimate is not None
+    values = [100] * tally.promoters + [0] * tally.passives + [-100] * tally.detractors
     assert -100.0 <= estimate.low <= estimate.value <= estimate.high <= 100.0
-    p, d = tally.promoters / tally.n, tally.detractors / tally.n
-    expected = 100 * math.sqrt(max(0.0, (p + d) - (p - d) ** 2) / tally.n)
-    assert estimate.standard_error == pytest.approx(expected, abs=1e-9)
-    assert estimate.value == pytest.approx(100 * (p - d))
+    assert estimate.value == pytest.approx(statistics.fmean(values))
+    assert estimate.standard_error == pytest.approx(
+        statistics.pstdev(values) / math.sqrt(len(values)), abs=1e-9
+    )
 
 
 def test_csat_is_satisfied_over_all_answers_with_wilson():
