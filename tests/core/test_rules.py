@@ -1,4 +1,9 @@
+import math
+import random
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamer.core.rules import (
     Calendar,
@@ -111,3 +116,33 @@ def test_selectors(selector, key, matches):
 def test_conditions_refuse_nonsense(build):
     with pytest.raises(ValueError):
         build()
+
+
+# The calibration of a confidence-gated threshold: when the true score sits on the good side of
+# the line, a window of n answers breaches no more often than 1 - confidence (plus sampling
+# error of the simulation), at any n; with `confidence: 0` it breaches about half the time at
+# the line. Simulated with fixed seeds.
+@settings(max_examples=12, deadline=None, derandomize=True)
+@given(
+    st.sampled_from([(0.45, 0.35, 0.20), (0.6, 0.3, 0.1), (0.3, 0.3, 0.4)]),
+    st.integers(30, 400),
+    st.sampled_from([0.9, 0.95, 0.99]),
+    st.floats(0.0, 10.0),
+)
+def test_a_good_score_breaches_at_most_as_often_as_its_confidence_allows(
+    shares, n, confidence, margin
+):
+    true_nps = 100 * (shares[0] - shares[2])
+    rule = Rule(
+        "low", ScoreKind.NPS, Threshold("1h", below=true_nps - margin, confidence=confidence), 30
+    )
+    rng, trials, breaches = random.Random(n), 2_000, 0
+    for _ in range(trials):
+        counts = [0, 0, 0]
+        for _ in range(n):
+            u = rng.random()
+            counts[0 if u < shares[0] else 1 if u < shares[0] + shares[1] else 2] += 1
+        verdict = evaluate_threshold(rule, {"1h": NpsTally(*counts)}, CES)
+        breaches += verdict.signal is Signal.BREACH
+    allowed = 1 - confidence
+    assert breaches / trials <= allowed + 3 * math.sqrt(allowed * confidence / trials) + 0.005
