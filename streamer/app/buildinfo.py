@@ -10,6 +10,8 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from streamer.export import names
+
 
 def package_version(name: str = "streamer") -> str:
     try:
@@ -22,8 +24,8 @@ def register_build_metrics(registry: CollectorRegistry) -> None:
     """``streamer_build_info`` (1, labelled with the versions), ``process_*`` (CPU, memory,
     file descriptors, start time), ``python_info`` and ``python_gc_*``, on ``registry``."""
     Gauge(
-        "streamer_build_info",
-        "The running versions of streamer, Python and Faust (always 1)",
+        names.BUILD_INFO,
+        names.HELP[names.BUILD_INFO],
         ["version", "python", "faust"],
         registry=registry,
     ).labels(package_version(), platform.python_version(), package_version("faust-streaming")).set(

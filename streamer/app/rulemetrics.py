@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from prometheus_client import CollectorRegistry, Gauge
 
 from streamer.core.rules import Drop, Rule
+from streamer.export import names
 
 WEEK_MS = 7 * 86_400_000
 
@@ -15,14 +16,11 @@ WEEK_MS = 7 * 86_400_000
 class RuleMetrics:
     def __init__(self, registry: CollectorRegistry, rules: Iterable[Rule]) -> None:
         self._series = Gauge(
-            "streamer_rule_series",
-            "Series each rule watches; a drop rule's false-alarm budget is divided among them",
-            ["rule"],
-            registry=registry,
+            names.RULE_SERIES, names.HELP[names.RULE_SERIES], ["rule"], registry=registry
         )
         budget = Gauge(
-            "streamer_rule_false_alarms_per_week",
-            "False pages a drop rule allows by design, over all its series together",
+            names.RULE_FALSE_ALARMS,
+            names.HELP[names.RULE_FALSE_ALARMS],
             ["rule"],
             registry=registry,
         )

@@ -54,6 +54,7 @@ from streamer.core.alerting import Alert, AlertState, Status
 from streamer.core.rules import Drop, Rule, Threshold
 from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
+from streamer.export import names
 
 log = logging.getLogger("streamer.alerts")
 
@@ -148,20 +149,16 @@ class SinkMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.sent = Counter(
-            "streamer_alerts_sent", "Alerts a receiver accepted", ["sink"], registry=registry
+            names.ALERTS_SENT, names.HELP[names.ALERTS_SENT], ["sink"], registry=registry
         )
         self.failures = Counter(
-            "streamer_alert_send_failures",
-            "Alerts an attempt did not deliver (http_5xx, throttled, timeout, connection: retried;"
-            " http_4xx, dropped_queue_full: dropped)",
+            names.ALERT_SEND_FAILURES,
+            names.HELP[names.ALERT_SEND_FAILURES],
             ["sink", "reason"],
             registry=registry,
         )
         self.queue = Gauge(
-            "streamer_alert_queue",
-            "Alerts waiting for delivery, in flight included",
-            ["sink"],
-            registry=registry,
+            names.ALERT_QUEUE, names.HELP[names.ALERT_QUEUE], ["sink"], registry=registry
         )
 
 

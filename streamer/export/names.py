@@ -48,6 +48,14 @@ SERIES: Final = "streamer_series"
 SERIES_OVERFLOW: Final = "streamer_series_overflow"
 REPARTITIONED: Final = "streamer_repartitioned"
 TOUCHPOINT_CONFLICTS: Final = "streamer_touchpoint_partition_conflicts"
+BUILD_INFO: Final = "streamer_build_info"
+
+# Alerts: delivery to the sinks, and what the rules work with.
+ALERTS_SENT: Final = "streamer_alerts_sent"
+ALERT_SEND_FAILURES: Final = "streamer_alert_send_failures"
+ALERT_QUEUE: Final = "streamer_alert_queue"
+RULE_SERIES: Final = "streamer_rule_series"
+RULE_FALSE_ALARMS: Final = "streamer_rule_false_alarms_per_week"
 
 
 def total(counter: str) -> str:
@@ -87,6 +95,13 @@ HELP: Final = {
     "touchpoint)",
     TOUCHPOINT_CONFLICTS: "Touchpoints whose answers arrived on two partitions (producers keying "
     "by touchpoint with different partitioners), once each per worker process",
+    BUILD_INFO: "The running versions of streamer, Python and Faust (always 1)",
+    ALERTS_SENT: "Alerts a receiver accepted",
+    ALERT_SEND_FAILURES: "Alerts an attempt did not deliver (http_5xx, throttled, timeout, "
+    "connection: retried; http_4xx, dropped_queue_full: dropped)",
+    ALERT_QUEUE: "Alerts waiting for delivery, in flight included",
+    RULE_SERIES: "Series each rule watches; a drop rule's false-alarm budget is divided among them",
+    RULE_FALSE_ALARMS: "False pages a drop rule allows by design, over all its series together",
 }
 
 
