@@ -42,8 +42,9 @@ from streamer.app.webconfig import BasicAuth
 from streamer.core.board import Board
 from streamer.core.events import Decoder
 from streamer.core.monitor import Monitor
-from streamer.core.rules import Rule
+from streamer.core.rules import Calendar, Drop, Rule
 from streamer.core.watch import Watch
+from streamer.core.window import Timeline
 from streamer.rules_file import read_rules
 
 log = logging.getLogger("streamer.worker")
@@ -94,9 +95,11 @@ class Worker:
         self.settings = settings
         self.partitions = partitions or settings.partitions
         self.scoring = settings.scoring()
+        rules = rules_of(settings) if rules is None else rules
+        self.timeline = timeline_of(settings, rules)
         self.board = Board(
             self.scoring,
-            settings.timeline(),
+            self.timeline,
             settings.breakdowns(),
             settings.max_series,
             wall_clock_ms(),
@@ -106,8 +109,7 @@ class Worker:
         register_build_metrics(self.registry)
         self.recovered = False
         self.broker_reachable = False
-        rules = rules_of(settings) if rules is None else rules
-        self.watch = Watch(rules, settings.timeline(), self.scoring.ces)
+        self.watch = Watch(rules, self.timeline, self.scoring.ces)
         self.monitor = Monitor(self.board, self.watch)
         self.rule_metrics = RuleMetrics(self.registry, rules)
         self.app = self._build_app()
@@ -370,6 +372,20 @@ def windows_of(settings: Settings) -> dict[str, int]:
 def rules_of(settings: Settings) -> tuple[Rule, ...]:
     """The configured rules; raises RulesError listing every problem."""
     return read_rules(settings.rules, windows_of(settings)) if settings.rules else ()
+
+
+def timeline_of(settings: Settings, rules: tuple[Rule, ...]) -> Timeline:
+    """The configured timeline, with hourly buckets as far back as the rules' calendar
+    baselines read one-hour ranges."""
+    reach = max(
+        (
+            rule.condition.baseline.history_ms
+            for rule in rules
+            if isinstance(rule.condition, Drop) and isinstance(rule.condition.baseline, Calendar)
+        ),
+        default=0,
+    )
+    return settings.timeline().with_hourly_reach(reach)
 
 
 def data_dir(settings: Settings) -> Path:
