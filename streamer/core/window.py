@@ -226,15 +226,19 @@ class SeriesWindows:
                 self._roll(old.fine, cuts.fine)
             if cuts.hourly > old.hourly:
                 self._roll(old.hourly, cuts.hourly)
+        starts = self._starts
         for i, window in enumerate(timeline.windows):
             old_low, old_high = self._ranges[i]
             low, high = timeline.bucket_range(window, now_ms)
             if (low, high) == (old_low, old_high):
                 continue
-            left = self._merge(old_low, min(low, old_high))
-            entered = self._merge(max(old_high, low), high)
-            self._sums[i] = self._sums[i] - left + entered  # type: ignore[operator]
             self._ranges[i] = (low, high)
+            # Most moves cross no bucket of a sparse series: no tally arithmetic then.
+            left_high, entered_low = min(low, old_high), max(old_high, low)
+            if bisect_left(starts, old_low) != bisect_left(starts, left_high):
+                self._sums[i] = self._sums[i] - self._merge(old_low, left_high)  # type: ignore[operator]
+            if bisect_left(starts, entered_low) != bisect_left(starts, high):
+                self._sums[i] = self._sums[i] + self._merge(entered_low, high)  # type: ignore[operator]
         return self._expire(now_ms)
 
     def totals(self) -> tuple[Tally, ...]:
