@@ -7,7 +7,7 @@ round of writes it flushes, appends one sentinel tombstone to each partition wri
 flushes again. On Apache Kafka it costs one tiny record per partition per processed batch.
 
 Scoring state is written at each commit as the Board's ``flush`` says (``streamer.core.ledger``:
-log records, snapshots, deletions), each record to the changelog partition of the source it belongs to.
+log records, snapshots, deletions), each record to the changelog partition of its source.
 
 Faust's ``table[key] = value`` takes the changelog partition from the current event, which is
 wrong for a batch mixing partitions, so records go through ``send_changelog`` with the
