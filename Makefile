@@ -46,7 +46,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.core_throughput --events 200000 --runs 5
 	$(BIN)/python -m bench.worker_throughput --events 300000 --runs 3
 	$(BIN)/python -m bench.freshness --seconds 60 --runs 3
-	$(BIN)/python -m bench.memory --touchpoints 2000 --per-day 20000 --runs 1
+	$(BIN)/python -m bench.memory --touchpoints 1667 --per-day 1000000 --sparse-per-day 40000 --runs 1
+	$(BIN)/python -m bench.changelog_bytes --seconds 300
 	$(BIN)/python -m bench.alert_quality
 
 # The long fault runs: 100,000 answers through five crashes, larger floods and bursts.

@@ -1,15 +1,22 @@
 """Memory: the resident size of a worker's scoring state, once the windows are full.
 
-    python -m bench.memory [--touchpoints 2000] [--per-day 20000] [--runs 1]
+    python -m bench.memory [--touchpoints 1667] [--per-day 1000000] [--days 90,180] [--runs 1]
 
-Runs the worker's state path in one process on a simulated clock: 2,000 touchpoints x 5
-channels (10,000 channel series, plus the touchpoint series), NPS, windows 5m, 1h, 24h, 7d on
-1-minute buckets, ``--per-day`` answers a day spread over the series. Each simulated minute
-the answers go through ``Board.ingest`` and the changed records are kept encoded, as the
-worker's table holds them; every simulated hour the clock advances (``Board.advance``: windows
-move, expired buckets go).
-RSS is read after 7, 14 and 28 simulated days (1x, 2x, 4x the events): it must stay flat once
-the 7-day window is full. Writes bench/results/memory.json.
+Runs the worker's state path in one process on a simulated clock: 1,667 touchpoints x 5
+channels (8,335 channel series plus 1,667 touchpoint series: 10,002), NPS, windows 5m, 1h, 24h,
+7d, 30d, 90d on 1-minute buckets (tiered: minutes for 6 h, hours for 8 days, days beyond),
+``--per-day`` answers a day spread over the series, 8 source partitions. Simulating 90 days at
+full rate would take hours, so days older than 10 days before the first reading take
+``--sparse-per-day`` answers (enough for nearly every series to fill its daily bucket: the state
+held is the same buckets, with smaller counts); the last 10 days, and every day after, the full
+rate (the fine and hourly tiers and the 24-hour dedupe memory then hold what they would). Each
+simulated minute the answers go through ``Board.ingest`` and ``Board.flush``'s records are kept
+as the worker's table holds them (the worker commits every 5 s: it keeps more, smaller log
+records for the same digests); every simulated hour the clock advances (``Board.advance``:
+windows move, buckets roll up, expired ones go).
+RSS is read after 91 and 101 simulated days (10 million more answers between): it must stay
+flat once the 90-day window is full.
+Writes bench/results/memory.json.
 
 What it leaves out: Faust, aiokafka and the web server (a fixed ~60 MB in a live worker, from
 its RSS with no series) and the producer's buffers (bounded by batch size).
@@ -21,12 +28,10 @@ import argparse
 import gc
 import random
 import statistics
-
-import orjson
+import zlib
 
 from bench.report import save
 from streamer.app.store import kept
-from streamer.core import ledger
 from streamer.core.board import Board, Sourced
 from streamer.core.events import SurveyResponse
 from streamer.core.scales import Metric, Scale, Scoring
@@ -39,8 +44,8 @@ MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 NPS = Scale(0, 10)
 ADVANCE_EVERY_MINUTES = 60
-"""The worker advances every second; hourly here keeps a 28-day simulation short (the state
-held differs by at most an hour of buckets out of 7 days)."""
+"""The worker advances every second; hourly here keeps a 100-day simulation short (the state
+held differs by at most an hour of buckets)."""
 
 
 def rss_bytes() -> int:
@@ -48,25 +53,28 @@ def rss_bytes() -> int:
     return harness.rss_bytes()
 
 
-def simulate(touchpoints: int, per_day: int, checkpoints_days: list[int]) -> dict[str, object]:
+def simulate(
+    touchpoints: int, per_day: int, sparse_per_day: int, checkpoints_days: list[int]
+) -> dict[str, object]:
     rng = random.Random(5)
     start_ms = 1_700_000_000_000 - 1_700_000_000_000 % DAY_MS
     board = Board(
         Scoring(),
-        Timeline.parse("1m", "5m,1h,24h,7d"),
+        Timeline.parse("1m", "5m,1h,24h,7d,30d,90d"),
         parse_breakdowns("channel"),
         max_series=touchpoints * (1 + len(CHANNELS)) + 10,
         now_ms=start_ms,
     )
     table: dict[bytes, bytes] = {}
     names = [f"touchpoint-{i:05d}" for i in range(touchpoints)]
-    per_minute = per_day / (24 * 60)
     carry = 0.0
     serial = 0
     rss: dict[str, int] = {}
     series = 0
     baseline = rss_bytes()
+    full_from = checkpoints_days[0] - 10
     for day in range(1, max(checkpoints_days) + 1):
+        per_minute = (per_day if day > full_from else sparse_per_day) / (24 * 60)
         for minute in range(24 * 60):
             now_ms = start_ms + (day - 1) * DAY_MS + minute * MINUTE_MS
             carry += per_minute
@@ -89,24 +97,29 @@ def simulate(touchpoints: int, per_day: int, checkpoints_days: list[int]) -> dic
                     None,
                     None,
                 )
-                answers.append(Sourced(serial % 8, serial, response))
-            for record in board.ingest(answers, now_ms).changed:
-                table[record.key.encode().encode()] = kept(orjson.dumps(ledger.encode(record)))
+                # Keyed by touchpoint, as producers are: one partition per touchpoint.
+                partition = zlib.crc32(response.touchpoint.encode()) % 8
+                answers.append(Sourced(partition, serial, response))
+            board.ingest(answers, now_ms)
             if minute % ADVANCE_EVERY_MINUTES == 0:
-                for key in board.advance(now_ms):
-                    table.pop(key.encode().encode(), None)
+                board.advance(now_ms)
+            for _, key, value in board.flush(now_ms):
+                if value is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = kept(value)
         if day in checkpoints_days:
             rss[f"{day}d"] = rss_bytes() - baseline
             series = sum(1 for _ in board.series())
             print(
                 f"day {day:3d}: {serial:>10,} answers, {series:,} series, "
-                f"{len(board.records):,} bucket records, state {rss[f'{day}d'] / 2**20:,.0f} MB",
+                f"{len(table):,} records, state {rss[f'{day}d'] / 2**20:,.0f} MB",
                 flush=True,
             )
     return {
         "rss_bytes": rss,
         "series": series,  # the last day is always a checkpoint
-        "records": len(board.records),
+        "records": len(table),
         "answers": serial,
     }
 
@@ -115,17 +128,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--touchpoints", type=int, default=2000)
-    parser.add_argument("--per-day", type=int, default=20_000)
+    parser.add_argument("--touchpoints", type=int, default=1667)
+    parser.add_argument("--per-day", type=int, default=1_000_000)
+    parser.add_argument("--sparse-per-day", type=int, default=40_000)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     touchpoints, per_day, days, runs = (
-        (50, 2000, [1, 2], 1)
+        (50, 2000, [11, 12], 1)
         if args.smoke
-        else (args.touchpoints, args.per_day, [7, 14, 28], args.runs)
+        else (args.touchpoints, args.per_day, [91, 101], args.runs)
     )
-    results = [simulate(touchpoints, per_day, days) for _ in range(runs)]
+    sparse = min(per_day, args.sparse_per_day)
+    results = [simulate(touchpoints, per_day, sparse, days) for _ in range(runs)]
     rss = {
         k: statistics.median(int(r["rss_bytes"][k]) for r in results)
         for k in results[0]["rss_bytes"]
@@ -133,18 +148,21 @@ def main() -> None:
     series = int(results[0]["series"])  # type: ignore[arg-type]
     full = rss[f"{days[0]}d"]
     print(
-        "state RSS at 1x/2x/4x the events: "
+        "state RSS at each reading: "
         + ", ".join(f"{v / 2**20:,.0f} MB" for v in rss.values())
         + f"; {full / series:,.0f} bytes per series ({series:,} series); target < 300 MB, flat"
     )
     if not args.smoke:
         save(
             "memory",
-            f"python -m bench.memory --touchpoints {touchpoints} --per-day {per_day} --runs {runs}",
+            f"python -m bench.memory --touchpoints {touchpoints} --per-day {per_day} "
+            f"--sparse-per-day {sparse} --runs {runs}",
             {
                 "touchpoints": touchpoints,
                 "channels": len(CHANNELS),
                 "answers_per_day": per_day,
+                "sparse_answers_per_day": sparse,
+                "records": results[0]["records"],
                 "series": series,
                 "runs": runs,
                 "state_rss_mb_median": {k: round(v / 2**20, 1) for k, v in rss.items()},

@@ -1,4 +1,4 @@
-"""One batch of input messages through the core: decode, dead-letter, count, persist."""
+"""One batch of input messages through the core: decode, dead-letter, count."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import orjson
 
 from streamer.app.deadletter import dead_letter
 from streamer.app.metrics import WorkerMetrics
-from streamer.app.store import BucketStore
 from streamer.core.board import Board, Sourced
 from streamer.core.durations import format_duration_ms
 from streamer.core.events import Decoder, Rejection, SurveyResponse
@@ -36,7 +35,6 @@ class Ingest:
         self,
         board: Board,
         decoder: Decoder,
-        store: BucketStore,
         dead_letters: DeadLetters,
         metrics: WorkerMetrics,
         clock_ms: Callable[[], int],
@@ -46,7 +44,6 @@ class Ingest:
     ) -> None:
         self._board = board
         self._decode = decoder.decode
-        self._store = store
         self._dead_letters = dead_letters
         self._metrics = metrics
         self._clock_ms = clock_ms
@@ -92,8 +89,6 @@ class Ingest:
                     f"occurred_at is older than the longest window plus the grace period "
                     f"({horizon}): its bucket has expired",
                 )
-        for record in ingested.changed:
-            self._store.save(record)
         if self._follow_ups is not None:
             for answer in ingested.accepted:
                 r = answer.response

@@ -8,18 +8,20 @@ fetched record map as they arrive from aiokafka and handed over in bulk; Faust s
 group membership, the partition assignment (tables stay co-partitioned with the input), the
 changelog recovery, the timers and the web server.
 
-Progress is committed to the consumer group after each batch's bucket records and re-published
-answers (``streamer.app.repartition``) are flushed, so a
-crash replays at most the batches after the last commit, and the records' applied offsets skip
-those (see ``streamer.core.ledger``). Between a revocation and the end of the next recovery,
-fetched input is dropped: Faust seeks to the committed offsets when it resumes, so it is read
-again.
+Each batch is counted as soon as it is taken (scores are fresh at once); persisting is a
+*commit*, at most every ``commit_interval_s``: the state's log records and re-published answers
+(``streamer.app.repartition``) are written and flushed, and only then are the batches' offsets
+committed to the consumer group. A crash replays at most the batches after the last commit:
+those persisted are skipped by the checkpoint in the log, those not persisted are counted then
+(see ``streamer.core.ledger``). Between a revocation and the end of the next recovery, fetched
+input is dropped: Faust seeks to the committed offsets when it resumes, so it is read again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
@@ -34,15 +36,24 @@ class Intake:
         self,
         topics: Collection[str],
         process: Callable[[list[Any]], None],
+        persist: Callable[[], None],
         seal: Callable[[], Awaitable[None]],
         commit: Callable[[dict[TP, int]], Awaitable[bool]],
         batch_max: int,
+        commit_interval_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._topics = frozenset(topics)
         self._process = process
+        self._persist = persist
         self._seal = seal
         self._commit = commit
         self._batch_max = batch_max
+        self._interval_s = commit_interval_s
+        self._clock = clock
+        self._committed_at = clock()
+        self._positions: dict[TP, int] = {}
+        """Offsets processed since the last commit."""
         self._capacity = 2 * batch_max
         """Records held before the fetcher waits: memory stays bounded under any backlog."""
         self._queue: deque[Sequence[Any]] = deque()
@@ -83,8 +94,11 @@ class Intake:
         self._open = True
 
     async def close(self) -> None:
-        """Partitions are being revoked: finish the batch in hand, drop what is queued."""
+        """Partitions are being revoked: finish the batch in hand and commit it, drop what is
+        queued."""
         async with self._batch:
+            if self._open:
+                await self._commit_now()
             self._open = False
             self._queue.clear()
             self._held = 0
@@ -108,11 +122,23 @@ class Intake:
         self._room.set()
         return batch
 
+    async def commit_due(self) -> None:
+        """A commit if the interval has passed (from a timer: input may have stopped)."""
+        async with self._batch:
+            if self._open and self._clock() - self._committed_at >= self._interval_s:
+                await self._commit_now()
+
     async def _handle(self, batch: list[Any]) -> None:
         self._process(batch)
-        await self._seal()  # the batch's records are in Kafka before its offsets are committed
-        positions: dict[TP, int] = {}
         for record in batch:
-            positions[TP(record.topic, record.partition)] = record.offset + 1
-        if not await self._commit(positions):
+            self._positions[TP(record.topic, record.partition)] = record.offset + 1
+        if self._clock() - self._committed_at >= self._interval_s:
+            await self._commit_now()
+
+    async def _commit_now(self) -> None:
+        self._committed_at = self._clock()
+        self._persist()
+        await self._seal()  # the state is in Kafka before the offsets are committed
+        positions, self._positions = self._positions, {}
+        if positions and not await self._commit(positions):
             log.info("offsets not committed (rebalancing); the next owner skips the replay")

@@ -95,7 +95,9 @@ class Settings(BaseSettings):
     # bucket and grace come before windows: the windows' check needs them (validation order)
     bucket: str = "1m"
     grace: str = "10m"
-    windows: str = "5m,1h,24h,7d"
+    windows: str = "5m,1h,24h,7d,30d,90d"
+    dedupe_horizon: str = Field("24h", description="how long a retried event id is recognised")
+    commit_interval: str = Field("5s", description="how often state is persisted and committed")
     dimensions: str = ""
     max_series: int = Field(10_000, ge=1)
     rules: str | None = None
@@ -150,11 +152,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
         return value.strip() if value else value
 
-    @field_validator("bucket", "grace")
+    @field_validator("bucket", "grace", "dedupe_horizon", "commit_interval")
     @classmethod
     def _duration(cls, value: str) -> str:
-        parse_duration_ms(value)
-        return value
+        parse_duration_ms(value.strip())
+        return value.strip()
 
     @field_validator("windows")
     @classmethod
@@ -219,6 +221,13 @@ class Settings(BaseSettings):
 
     def timeline(self) -> Timeline:
         return self._timeline
+
+    def dedupe_horizon_ms(self) -> int:
+        return parse_duration_ms(self.dedupe_horizon)
+
+    @property
+    def commit_interval_s(self) -> float:
+        return parse_duration_ms(self.commit_interval) / 1000
 
     def breakdowns(self) -> tuple[Breakdown, ...]:
         return self._breakdowns

@@ -1,4 +1,4 @@
-"""Persisted state in Faust tables: bucket records, and alert states.
+"""Persisted state in Faust tables: scoring state (log records, snapshots), and alert states.
 
 The local broker (Tansu 0.6.0) reports a partition's end offset as the base offset of its
 last record batch + 1, so Faust's recovery, which reads up to the end offset, misses the rest
@@ -6,7 +6,8 @@ of a multi-record last batch. ``ChangelogSeal`` keeps the last batch a single re
 round of writes it flushes, appends one sentinel tombstone to each partition written, and
 flushes again. On Apache Kafka it costs one tiny record per partition per processed batch.
 
-Bucket records are each written once per batch to their source partition.
+Scoring state is written at each commit as the Board's ``flush`` says (``streamer.core.ledger``:
+log records, snapshots, deletions), each record to the changelog partition of its source.
 
 Faust's ``table[key] = value`` takes the changelog partition from the current event, which is
 wrong for a batch mixing partitions, so records go through ``send_changelog`` with the
@@ -17,14 +18,13 @@ partition is the source modulo the partition count (see ``streamer.app.repartiti
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
 
-from streamer.core import ledger
 from streamer.core.alerting import AlertState, Status
-from streamer.core.ledger import BucketKey, BucketRecord
+from streamer.core.ledger import Write, partition_of_key
 from streamer.core.series import SeriesKey
 from streamer.core.watch import StateKey, decode_state, encode_state
 
@@ -58,44 +58,47 @@ class ChangelogSeal:
         await self._flush()
 
 
-class BucketStore:
+class StateStore:
+    """The scoring state's table: records written as ``Board.flush`` returns them, each to the
+    changelog partition of its source (the source modulo the partition count)."""
+
     def __init__(self, table: Any, seal: ChangelogSeal, partitions: int) -> None:
         self._table = table
         self._seal = seal
         self._partitions = partitions
+        self.written_bytes = 0
+        """Key and value bytes sent to the changelog (the seal's records left out)."""
 
     def on_recover(self, callback: Any) -> None:
         self._table.on_recover(callback)
 
-    def save(self, record: BucketRecord) -> None:
-        key = record.key.encode().encode()
-        value = kept(orjson.dumps(ledger.encode(record)))
-        self._table.data[key] = value
-        partition = record.key.partition % self._partitions
-        self._table.send_changelog(partition, key, value)
-        self._seal.wrote(self._table, partition)
+    def write(self, writes: Iterable[Write]) -> None:
+        data = self._table.data
+        for source, key, value in writes:
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value = kept(value)
+            partition = source % self._partitions
+            self._table.send_changelog(partition, key, value)
+            self._seal.wrote(self._table, partition)
+            self.written_bytes += len(key) + len(value or b"")
 
-    def delete(self, key: BucketKey) -> None:
-        raw = key.encode().encode()
-        self._table.data.pop(raw, None)
-        partition = key.partition % self._partitions
-        self._table.send_changelog(partition, raw, None)
-        self._seal.wrote(self._table, partition)
-
-    def load(self, partitions: set[int]) -> list[BucketRecord]:
+    def load(self, partitions: set[int]) -> list[tuple[bytes, bytes]]:
         """The persisted records of ``partitions``; others (no longer ours) are forgotten."""
-        records, foreign = [], []
+        mine, foreign = [], []
         for raw, value in list(self._table.data.items()):
-            if raw == SENTINEL:
+            key = raw if isinstance(raw, bytes) else raw.encode()
+            if key == SENTINEL or not value:
                 continue
-            key = BucketKey.decode(raw.decode() if isinstance(raw, bytes) else raw)
-            if key.partition % self._partitions not in partitions:
+            source = partition_of_key(key)
+            if source is None or source % self._partitions in partitions:
+                mine.append((key, value))  # a key of another layout: the Board refuses it
+            else:
                 foreign.append(raw)
-            elif value:
-                records.append(ledger.decode(orjson.loads(value)))
         for raw in foreign:
             self._table.data.pop(raw, None)
-        return records
+        return mine
 
 
 class AlertStore:

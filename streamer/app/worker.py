@@ -29,7 +29,7 @@ from streamer.app.repartition import Router
 from streamer.app.rulemetrics import RuleMetrics
 from streamer.app.settings import Settings, SettingsError
 from streamer.app.sinks import Alertmanager, Dispatch, HttpSink, SinkMetrics
-from streamer.app.store import AlertStore, BucketStore, ChangelogSeal
+from streamer.app.store import AlertStore, ChangelogSeal, StateStore
 from streamer.app.topics import (
     ALERTS_TABLE,
     BUCKETS_TABLE,
@@ -41,9 +41,11 @@ from streamer.app.views import register_views
 from streamer.app.webconfig import BasicAuth
 from streamer.core.board import Board
 from streamer.core.events import Decoder
+from streamer.core.ledger import LayoutError
 from streamer.core.monitor import Monitor
-from streamer.core.rules import Rule
+from streamer.core.rules import Calendar, Drop, Rule
 from streamer.core.watch import Watch
+from streamer.core.window import Timeline
 from streamer.rules_file import read_rules
 
 log = logging.getLogger("streamer.worker")
@@ -94,20 +96,22 @@ class Worker:
         self.settings = settings
         self.partitions = partitions or settings.partitions
         self.scoring = settings.scoring()
+        rules = rules_of(settings) if rules is None else rules
+        self.timeline = timeline_of(settings, rules)
         self.board = Board(
             self.scoring,
-            settings.timeline(),
+            self.timeline,
             settings.breakdowns(),
             settings.max_series,
             wall_clock_ms(),
+            settings.dedupe_horizon_ms(),
         )
         self.registry = CollectorRegistry()
         self.metrics = WorkerMetrics(self.registry)
         register_build_metrics(self.registry)
         self.recovered = False
         self.broker_reachable = False
-        rules = rules_of(settings) if rules is None else rules
-        self.watch = Watch(rules, settings.timeline(), self.scoring.ces)
+        self.watch = Watch(rules, self.timeline, self.scoring.ces)
         self.monitor = Monitor(self.board, self.watch)
         self.rule_metrics = RuleMetrics(self.registry, rules)
         self.app = self._build_app()
@@ -148,12 +152,11 @@ class Worker:
         )
         dead_letters = self._raw_topic(app, s.dlq_topic)
         seal = ChangelogSeal(app.producer.flush)  # the broker's end-offset quirk: see store.py
-        store = BucketStore(self._raw_table(app, BUCKETS_TABLE), seal, self.partitions)
+        store = self.store = StateStore(self._raw_table(app, BUCKETS_TABLE), seal, self.partitions)
         alert_store = AlertStore(self._raw_table(app, ALERTS_TABLE), seal)
         self.ingest = Ingest(
             self.board,
             Decoder(self.scoring, s.limits()),
-            store,
             dead_letters,
             self.metrics,
             wall_clock_ms,
@@ -197,9 +200,11 @@ class Worker:
         intake = app.streamer_intake = Intake(
             {s.input_topic, rekeyed.get_topic_name()},
             router.process,
+            lambda: store.write(self.board.flush(wall_clock_ms())),
             seal_batch,
             self._commit,
             s.batch_max,
+            s.commit_interval_s,
         )
         app.task(_runner(intake.run))
 
@@ -207,14 +212,22 @@ class Worker:
             # Faust recovers every table before it calls any recovery callback.
             mine = self._assigned_partitions(app)
             now_ms = wall_clock_ms()
-            self.board.restore(store.load(mine), now_ms)
+            try:
+                # Sources: the input's partitions, and the repartition topic's (repartition.py).
+                sources = mine | {self.partitions + p for p in mine}
+                self.board.restore(store.load(mine), sources, now_ms)
+            except LayoutError as error:
+                log.critical("cannot read the persisted state: %s", error)
+                # Nothing was counted or committed: stopping here loses nothing, and a worker
+                # that ran on would misread or overwrite the state.
+                os._exit(2)
             self.watch.restore(alert_store.load(mine))
             self.recovered = True
             intake.open(mine)
             log.info(
-                "state recovered for partitions %s: %d bucket records, %d alert states",
+                "state recovered for partitions %s: %d series, %d alert states",
                 sorted(mine),
-                len(self.board.records),
+                sum(1 for _ in self.board.series()),
                 len(self.watch.states),
             )
 
@@ -228,8 +241,7 @@ class Worker:
         @app.timer(s.tick_s)
         async def tick() -> None:
             now_ms = wall_clock_ms()
-            for key in self.board.advance(now_ms):
-                store.delete(key)
+            self.board.advance(now_ms)
             if self.watch.rules and self.recovered:
                 result = self.monitor.evaluate(now_ms)
                 if self.monitor.complete:
@@ -240,6 +252,7 @@ class Worker:
                     alert_store.save(state_key, state, partition)
                 dispatch.send(result.alerts)
             await seal()
+            await intake.commit_due()
 
         if dispatch.alertmanagers:
 
@@ -370,6 +383,20 @@ def windows_of(settings: Settings) -> dict[str, int]:
 def rules_of(settings: Settings) -> tuple[Rule, ...]:
     """The configured rules; raises RulesError listing every problem."""
     return read_rules(settings.rules, windows_of(settings)) if settings.rules else ()
+
+
+def timeline_of(settings: Settings, rules: tuple[Rule, ...]) -> Timeline:
+    """The configured timeline, with hourly buckets as far back as the rules' calendar
+    baselines read one-hour ranges."""
+    reach = max(
+        (
+            rule.condition.baseline.history_ms
+            for rule in rules
+            if isinstance(rule.condition, Drop) and isinstance(rule.condition.baseline, Calendar)
+        ),
+        default=0,
+    )
+    return settings.timeline().with_hourly_reach(reach)
 
 
 def data_dir(settings: Settings) -> Path:

@@ -1,25 +1,38 @@
-"""All scoring state of one worker: bucket records by key, rolling windows by series.
+"""All scoring state of one worker: rolling windows by series, and their persistence.
 
 The shell feeds it decoded answers with their source partition and offset (``ingest``), moves
-it to wall-clock ``now`` on a timer (``advance``), persists the records it reports as changed,
-deletes the ones it reports as expired, and reads ``series()`` at scrape time. After a restart
-or a rebalance the shell hands back the persisted records (``restore``) and gets the same state.
+it to wall-clock ``now`` on a timer (``advance``), persists what ``flush`` returns at each
+commit, and reads ``series()`` at scrape time. After a restart or a rebalance the shell hands
+back the persisted records (``restore``) and gets the same state. Each source partition's
+series are kept apart (its *shard*, which its ``ledger.Journal`` persists), so a partition can
+move to another worker alone; a series seen on several partitions is also kept merged.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from operator import attrgetter
 from typing import NamedTuple
 
 from streamer.core.events import SurveyResponse
-from streamer.core.ledger import BucketKey, BucketRecord, Dimensions, Entry, Outcome, apply
-from streamer.core.scales import Scoring
+from streamer.core.ledger import (
+    LAYOUT_VERSION,
+    WHAT_TO_DO,
+    Dimensions,
+    Journal,
+    LayoutError,
+    Outcome,
+    Write,
+    digest,
+    partition_of_key,
+)
+from streamer.core.scales import Metric, Scale, Scoring
 from streamer.core.series import Breakdown, SeriesKey, SeriesLimiter, series_keys
-from streamer.core.tally import Tallier, Tally
-from streamer.core.window import SeriesWindows, Timeline
+from streamer.core.tally import Tallier, Tally, from_counts
+from streamer.core.window import DAY_MS, SeriesWindows, Timeline
+
+Answer = tuple[Scale, int]
 
 
 class Sourced(NamedTuple):
@@ -31,8 +44,6 @@ class Sourced(NamedTuple):
 
 
 class Ingested(NamedTuple):
-    changed: list[BucketRecord]
-    """Records to persist (each once per batch, however many answers it took)."""
     outcomes: Counter[Outcome]
     accepted: list[Sourced]
     """Answers counted for the first time (not duplicates, replays or late ones)."""
@@ -48,17 +59,20 @@ class Board:
         breakdowns: Sequence[Breakdown] = (),
         max_series: int = 10_000,
         now_ms: int = 0,
+        dedupe_horizon_ms: int = DAY_MS,
     ) -> None:
         self.timeline = timeline
         self.breakdowns = tuple(breakdowns)
         self.now_ms = now_ms
+        self.dedupe_horizon_ms = dedupe_horizon_ms
         self._tallier = Tallier(scoring)
         self.limiter = SeriesLimiter(max_series)
-        self.records: dict[BucketKey, BucketRecord] = {}
+        self.journals: dict[int, Journal] = {}
+        self._shards: dict[int, dict[SeriesKey, SeriesWindows]] = {}
+        """Per source partition, the windows of its answers: what its journal persists."""
         self._windows: dict[SeriesKey, SeriesWindows] = {}
-        self._partitions: dict[SeriesKey, int] = {}
-        self._bucket_starts: list[int] = []  # sorted, for expiry without a scan
-        self._keys_by_bucket: dict[int, set[BucketKey]] = {}
+        """Per series, its shard's windows, or their merge for a series on several partitions."""
+        self._partitions: dict[SeriesKey, set[int]] = {}
         names = [name for breakdown in self.breakdowns for name in breakdown]
         self._identity = attrgetter("metric", "touchpoint", *names)
         self._advanced = False
@@ -70,82 +84,117 @@ class Board:
 
     def ingest(self, answers: Iterable[Sourced], now_ms: int) -> Ingested:
         outcomes: Counter[Outcome] = Counter()
-        grouped: dict[BucketKey, list[Entry]] = {}
-        by_position: dict[tuple[int, int], Sourced] = {}
+        grouped: dict[tuple[int, Metric, str, int], dict[Dimensions, dict[Answer, int]]] = {}
         late: list[Sourced] = []
+        accepted: list[Sourced] = []
         timeline = self.timeline
         for item in answers:
             partition, offset, response = item
-            bucket = timeline.bucket_of(response.occurred_at_ms)
-            if timeline.is_expired(bucket, now_ms):
+            journal = self._journal(partition)
+            if offset <= journal.checkpoint:
+                outcomes[Outcome.REPLAYED] += 1
+                continue
+            journal.checkpoint = offset
+            if timeline.is_late(response.occurred_at_ms, now_ms):
                 outcomes[Outcome.LATE] += 1
                 late.append(item)
                 continue
+            event = digest(response.event_id)
+            if journal.is_duplicate(event):
+                outcomes[Outcome.DUPLICATE] += 1
+                continue
+            journal.remember(event)
+            accepted.append(item)
             touchpoint, series = self._admit(response)
-            key = BucketKey(partition, response.metric, touchpoint, bucket)
-            entry = Entry(offset, response.event_id, response.scale, response.score, series)
-            grouped.setdefault(key, []).append(entry)
-            by_position[(partition, offset)] = item
-        changed = []
-        accepted: list[Sourced] = []
-        for key, entries in grouped.items():
-            before = self.records.get(key)
-            applied = apply(before or BucketRecord(key), entries, self._tallier)
-            outcomes.update(applied.outcomes)
-            accepted.extend(by_position[(key.partition, offset)] for offset in applied.accepted)
-            if before is not None and applied.record.applied_offset == before.applied_offset:
-                continue  # every entry was a replay: nothing new to keep
-            self._keep(applied.record)
-            changed.append(applied.record)
-            for dims, delta in applied.delta.items():
-                self._add(key, dims, delta)
-        return Ingested(changed, outcomes, accepted, late)
+            bucket = timeline.bucket_of(response.occurred_at_ms)
+            by_series = grouped.setdefault((partition, response.metric, touchpoint, bucket), {})
+            answer = (response.scale, response.score)
+            for dims in series:
+                counts = by_series.get(dims)
+                if counts is None:
+                    by_series[dims] = {answer: 1}
+                else:
+                    counts[answer] = counts.get(answer, 0) + 1
+        if accepted:
+            outcomes[Outcome.ACCEPTED] += len(accepted)
+        for (partition, metric, touchpoint, bucket), by_series in grouped.items():
+            for dims, counts in by_series.items():
+                key = SeriesKey(metric, touchpoint, dims)
+                tally = self._tallier.tally(metric, counts)
+                self._add(partition, key, bucket, tally)
+                self.journals[partition].count(key, bucket, tally.counts())
+        return Ingested(outcomes, accepted, late)
 
-    def advance(self, now_ms: int) -> list[BucketKey]:
-        """Move every window to ``now_ms``; returns the keys of records that expired."""
+    def advance(self, now_ms: int) -> None:
+        """Move every window to ``now_ms``, roll buckets up, drop expired ones."""
         bucket_ms = self.timeline.bucket_ms
         # A window at `now` holds the buckets starting in [now - W, now): its edges move just
-        # after each bucket boundary, so times in (start, start + bucket] see the same windows.
+        # after each bucket boundary, so times in (start, start + bucket] see the same windows;
+        # roll-ups and expiry move at bucket boundaries too.
         same_epoch = -(-now_ms // bucket_ms) == -(-self.now_ms // bucket_ms)
         if same_epoch and now_ms >= self.now_ms and self._advanced:
             self.now_ms = now_ms
-            return []
+            return
         self._advanced = True
         self.now_ms = now_ms
+        for partition, shard in self._shards.items():
+            for series, windows in list(shard.items()):
+                windows.advance(now_ms)
+                if not windows:
+                    del shard[series]
+                    self.journals[partition].forget(series)
+                    self._partitions[series].discard(partition)
         for series, windows in list(self._windows.items()):
-            windows.advance(now_ms)
-            if not windows:
-                del self._windows[series]
-                self._partitions.pop(series, None)
+            partitions = self._partitions[series]
+            if len(partitions) > 1 or windows is not self._shard_windows(series):
+                windows.advance(now_ms)  # a merge: not one of the shards advanced above
+            if not partitions:
+                del self._windows[series], self._partitions[series]
                 self.limiter.release(series)
                 self._admitted.clear()
-        cut = bisect_left(self._bucket_starts, now_ms - self.timeline.horizon_ms)
-        expired: list[BucketKey] = []
-        for start in self._bucket_starts[:cut]:
-            for key in self._keys_by_bucket.pop(start):
-                del self.records[key]
-                expired.append(key)
-        del self._bucket_starts[:cut]
-        return expired
 
-    def restore(self, records: Iterable[BucketRecord], now_ms: int) -> None:
-        """Replace all state with persisted records (after recovery or a rebalance)."""
-        self.records.clear()
+    def flush(self, now_ms: int) -> list[Write]:
+        """What to persist at a commit: per partition, its log record and any snapshot or
+        deletions due (``ledger.Journal.flush``)."""
+        writes: list[Write] = []
+        for partition, journal in self.journals.items():
+            writes += journal.flush(now_ms, self._shards[partition])
+        return writes
+
+    def restore(
+        self, persisted: Iterable[tuple[bytes, bytes]], partitions: Iterable[int], now_ms: int
+    ) -> None:
+        """Replace all state with what was persisted for ``partitions`` (after recovery or a
+        rebalance). Raises LayoutError on state written in a layout it must not read."""
+        self.journals.clear()
+        self._shards.clear()
         self._windows.clear()
         self._partitions.clear()
-        self._bucket_starts.clear()
-        self._keys_by_bucket.clear()
         self.limiter = SeriesLimiter(self.limiter.max_series)
         self._admitted.clear()
         self._advanced = False
         self.now_ms = now_ms
-        for record in records:
-            if self.timeline.is_expired(record.key.bucket_start, now_ms):
-                continue
-            self._keep(record)
-            for dims, tally in record.tallies.items():
-                self.limiter.admit(SeriesKey(record.key.metric, record.key.touchpoint, dims))
-                self._add(record.key, dims, tally)
+        wanted = set(partitions)
+        by_partition: dict[int, dict[bytes, bytes]] = {p: {} for p in wanted}
+        for key, value in persisted:
+            partition = partition_of_key(key)
+            if partition is None:
+                raise LayoutError(
+                    f"a persisted key {key[:60]!r} is not of layout version {LAYOUT_VERSION}. "
+                    + WHAT_TO_DO
+                )
+            if partition in wanted and value:
+                by_partition[partition][key] = value
+        timeline = self.timeline
+        for partition, records in by_partition.items():
+            journal = self._journal(partition)
+            for series, start, counts in journal.restore(records, now_ms):
+                if timeline.is_late(start, now_ms):
+                    continue
+                self.limiter.admit(series)
+                tally = from_counts(series.metric, counts)
+                self._add(partition, series, timeline.bucket_of(start), tally)
+        self.touched.clear()
         self.advance(now_ms)
 
     def series(self) -> Iterator[tuple[SeriesKey, tuple[Tally, ...]]]:
@@ -161,8 +210,18 @@ class Board:
         return self._windows.get(series)
 
     def partition_of(self, series: SeriesKey) -> int | None:
-        """The source partition of a live series (the lowest, for a folded one spanning several)."""
-        return self._partitions.get(series)
+        """The source partition of a live series (the lowest, for one spanning several)."""
+        partitions = self._partitions.get(series)
+        return min(partitions) if partitions else None
+
+    def _journal(self, partition: int) -> Journal:
+        journal = self.journals.get(partition)
+        if journal is None:
+            journal = self.journals[partition] = Journal(
+                partition, self.timeline, self.dedupe_horizon_ms
+            )
+            self._shards[partition] = {}
+        return journal
 
     def _admit(self, response: SurveyResponse) -> tuple[str, tuple[Dimensions, ...]]:
         identity = self._identity(response)
@@ -183,23 +242,32 @@ class Board:
             self._admitted[identity] = admission
         return admission
 
-    def _keep(self, record: BucketRecord) -> None:
-        key = record.key
-        if key not in self.records:
-            keys = self._keys_by_bucket.get(key.bucket_start)
-            if keys is None:
-                keys = self._keys_by_bucket[key.bucket_start] = set()
-                insort(self._bucket_starts, key.bucket_start)
-            keys.add(key)
-        self.records[key] = record
+    def _shard_windows(self, series: SeriesKey) -> SeriesWindows | None:
+        partitions = self._partitions.get(series)
+        if not partitions or len(partitions) > 1:
+            return None
+        return self._shards[next(iter(partitions))].get(series)
 
-    def _add(self, key: BucketKey, dims: Dimensions, tally: Tally) -> None:
-        series = SeriesKey(key.metric, key.touchpoint, dims)
-        windows = self._windows.get(series)
+    def _add(self, partition: int, series: SeriesKey, bucket_start: int, tally: Tally) -> None:
+        shard = self._shards[partition]
+        windows = shard.get(series)
         if windows is None:
-            windows = self._windows[series] = SeriesWindows(key.metric, self.timeline, self.now_ms)
-            self._partitions[series] = key.partition
-        elif key.partition < self._partitions[series]:
-            self._partitions[series] = key.partition
-        windows.add(key.bucket_start, tally)
+            windows = shard[series] = SeriesWindows(series.metric, self.timeline, self.now_ms)
+        windows.add(bucket_start, tally)
+        partitions = self._partitions.setdefault(series, set())
+        view = self._windows.get(series)
+        if view is None:
+            self._windows[series] = windows
+        elif view is not windows:
+            if len(partitions) == 1 and partition not in partitions:
+                # A second partition (a producer not keying by touchpoint): keep the merge.
+                view = self._windows[series] = SeriesWindows(
+                    series.metric, self.timeline, self.now_ms
+                )
+                for other in (*partitions, partition):
+                    for start, counts in self._shards[other][series].entries():
+                        view.add(start, from_counts(series.metric, counts))
+            else:
+                view.add(bucket_start, tally)
+        partitions.add(partition)
         self.touched.add(series)

@@ -1,27 +1,45 @@
-"""Bucket records: the unit of persisted state, and how a batch of answers is applied to them.
+"""The persisted layout of one source partition's scoring state, and its idempotence.
 
-One record per (source partition, metric, touchpoint, bucket). It holds the tallies of the
-touchpoint's series and of its breakdown series for that bucket, the event ids already counted
-there, and the highest source offset already applied. Applying a batch is therefore idempotent:
+Nothing is rewritten per answer. Each flush (the worker's commit) appends one **log record** per
+source partition that took input: the highest source offset applied (the checkpoint), the
+128-bit digests of the event ids counted for the first time, and the batch's tallies summed per
+(series, fine bucket). A log record is written once and deleted as a whole once its digests are
+older than the dedupe horizon and its tallies are in a snapshot.
 
-- an answer at or below ``applied_offset`` was counted before a crash and is skipped (replayed);
-- an answer whose ``event_id`` is in ``seen`` is a duplicate (a producer's retry lands in the same
-  bucket, since it repeats ``occurred_at``), so the dedupe horizon is the bucket's lifetime:
-  the longest window plus the grace period.
+A **snapshot** (a header and a few chunk records) holds every series' tiered buckets; it is
+written again when the log since the last one has grown to its size (or its oldest record
+reaches the dedupe horizon), so changelog bytes per answer stay a constant (the log's ~20-40
+bytes, at most doubled) and recovery reads at most about twice the state.
+
+Idempotence: an answer at or below the checkpoint was counted before a crash and is skipped
+(``replayed``); an answer whose event id was counted within the dedupe horizon is a producer's
+retry (``duplicate``). The checkpoint and digests go in the same record as the tallies they
+cover, so a crash can never keep one without the others.
+
+Versioned: a header names the layout (its version, bucket size and tiers); state written with
+another bucket size that the configured one cannot hold, or by another version, is refused with
+a message saying what to do (``LayoutError``).
 """
 
 from __future__ import annotations
 
 import enum
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from hashlib import blake2b
+from typing import NamedTuple
 
-from streamer.core.scales import Metric, Scale
-from streamer.core.tally import Tallier, Tally, from_counts
+import orjson
 
-RECORD_VERSION = 1
+from streamer.core.durations import format_duration_ms
+from streamer.core.series import SeriesKey
+from streamer.core.window import SeriesWindows, Timeline
+
+LAYOUT_VERSION = 2
+CHUNK_BYTES = 262_144
+"""A snapshot chunk's size, well under Kafka's default 1 MB message limit."""
+MIN_SNAPSHOT_BYTES = 65_536
+"""A small state is not rewritten at every flush: the log may grow to this before a snapshot."""
 
 Dimensions = tuple[tuple[str, str], ...]
 
@@ -36,108 +54,325 @@ class Outcome(enum.StrEnum):
     REPLAYED = "replayed"
 
 
-class BucketKey(NamedTuple):
+WHAT_TO_DO = (
+    "Run the version that wrote it, or start afresh with a new STREAMER_APP_ID (the input is "
+    "then read again from the start of its retention; the old changelog topics can be deleted)."
+)
+
+
+class LayoutError(ValueError):
+    """Persisted state this version cannot read as configured; the message says what to do."""
+
+
+class Write(NamedTuple):
+    """A changelog record to write (``value`` None: delete the key)."""
+
     partition: int
-    metric: Metric
-    touchpoint: str
-    bucket_start: int
-
-    def encode(self) -> str:
-        """A stable text key for the table (touchpoint last: it may contain the separator)."""
-        return f"{self.partition}|{self.metric.value}|{self.bucket_start}|{self.touchpoint}"
-
-    @classmethod
-    def decode(cls, text: str) -> BucketKey:
-        partition, metric, bucket_start, touchpoint = text.split("|", 3)
-        return cls(int(partition), Metric(metric), touchpoint, int(bucket_start))
+    key: bytes
+    value: bytes | None
 
 
-class Entry(NamedTuple):
-    """One answer bound for a record: its source offset, id, score, and series dimensions."""
-
-    offset: int
-    event_id: str
-    scale: Scale
-    score: int
-    series: tuple[Dimensions, ...]
+def digest(event_id: str) -> int:
+    """128 bits of the event id: retries share it, and 10^9 ids collide with odds of 10^-21."""
+    return int.from_bytes(blake2b(event_id.encode(), digest_size=16).digest())
 
 
-@dataclass(frozen=True, slots=True)
-class BucketRecord:
-    key: BucketKey
-    tallies: Mapping[Dimensions, Tally] = field(default_factory=dict)
-    seen: frozenset[str] = frozenset()
-    applied_offset: int = -1
+def header_key(partition: int) -> bytes:
+    return f"{partition}|H".encode()
 
 
-class Applied(NamedTuple):
-    record: BucketRecord
-    delta: dict[Dimensions, Tally]
-    """What the batch added to each series of the record (for the rolling windows)."""
-    outcomes: Counter[Outcome]
-    accepted: list[int]
-    """Source offsets of the entries counted for the first time."""
+def _log_key(partition: int, seq: int) -> bytes:
+    return f"{partition}|L|{seq}".encode()
 
 
-def apply(record: BucketRecord, entries: Iterable[Entry], tallier: Tallier) -> Applied:
-    """Apply entries in offset order; skip replays and duplicates. Pure: returns a new record."""
-    outcomes: Counter[Outcome] = Counter()
-    answers: dict[Dimensions, dict[tuple[Scale, int], int]] = {}
-    seen = record.seen
-    fresh: set[str] = set()
-    accepted: list[int] = []
-    applied_offset = record.applied_offset
-    for entry in entries:
-        if entry.offset <= applied_offset:
-            outcomes[Outcome.REPLAYED] += 1
-            continue
-        applied_offset = entry.offset
-        event_id = entry.event_id
-        if event_id in seen or event_id in fresh:
-            outcomes[Outcome.DUPLICATE] += 1
-            continue
-        fresh.add(event_id)
-        accepted.append(entry.offset)
-        answer = (entry.scale, entry.score)
-        for dims in entry.series:
-            counts = answers.get(dims)
-            if counts is None:
-                answers[dims] = {answer: 1}
-            else:
-                counts[answer] = counts.get(answer, 0) + 1
-    if accepted:
-        outcomes[Outcome.ACCEPTED] += len(accepted)
-    metric = record.key.metric
-    delta = {dims: tallier.tally(metric, counts) for dims, counts in answers.items()}
-    tallies = dict(record.tallies)
-    for dims, tally in delta.items():
-        previous = tallies.get(dims)
-        tallies[dims] = tally if previous is None else previous + tally  # type: ignore[operator]
-    record = BucketRecord(record.key, tallies, seen | fresh if fresh else seen, applied_offset)
-    return Applied(record, delta, outcomes, accepted)
+def _chunk_key(partition: int, generation: int, index: int) -> bytes:
+    return f"{partition}|S|{generation}|{index}".encode()
 
 
-def encode(record: BucketRecord) -> dict[str, Any]:
-    """Plain JSON-ready data, versioned so that a changed layout never misreads old state."""
-    return {
-        "v": RECORD_VERSION,
-        "key": record.key.encode(),
-        "offset": record.applied_offset,
-        "seen": sorted(record.seen),
-        "tallies": [
-            [[list(pair) for pair in dims], list(t.counts())] for dims, t in record.tallies.items()
-        ],
-    }
+def partition_of_key(key: bytes) -> int | None:
+    """The source partition a persisted key belongs to (None: not a key of this layout)."""
+    head, sep, _ = key.partition(b"|")
+    return int(head) if sep and head.isdigit() else None
 
 
-def decode(data: Mapping[str, Any]) -> BucketRecord:
-    """Inverse of ``encode``; raises ValueError on a version or layout it does not know."""
-    if data.get("v") != RECORD_VERSION:
-        raise ValueError(f"bucket record version {data.get('v')!r}, expected {RECORD_VERSION}")
-    key = BucketKey.decode(data["key"])
-    tallies: dict[Dimensions, Tally] = {}
-    for dims, counts in data["tallies"]:
-        tallies[tuple((str(name), str(value)) for name, value in dims)] = from_counts(
-            key.metric, counts
+class _Segment(NamedTuple):
+    seq: int
+    flushed_ms: int
+    digests: bytes
+
+
+class Journal:
+    """One source partition's persistence: checkpoint, dedupe memory, pending log, snapshots.
+
+    The caller (``board.Board``) keeps the partition's series windows; it asks ``seen`` and
+    ``remember`` for each answer, ``count``s what it added, and ``flush``es at each commit.
+    """
+
+    def __init__(self, partition: int, timeline: Timeline, dedupe_horizon_ms: int) -> None:
+        self.partition = partition
+        self.timeline = timeline
+        self.dedupe_horizon_ms = dedupe_horizon_ms
+        self.checkpoint = -1
+        """The highest source offset applied (in memory; persisted with the next log record)."""
+        self._persisted_checkpoint = -1
+        self.ids: dict[SeriesKey, int] = {}
+        self._next_id = 0
+        self._undefined: list[SeriesKey] = []
+        self._pending: dict[tuple[int, int], list[int]] = {}
+        self._fresh = bytearray()
+        self._seen: set[int] = set()
+        self._segments: deque[_Segment] = deque()
+        self._seq = 0
+        self._generation = 0
+        self._chunks = 0
+        self._folded_seq = 0
+        self._log_bytes = 0
+        self._snapshot_bytes = 0
+        self._stale: list[bytes] = []
+        self._needs_header = True
+        """No header yet, or one written with another bucket size: log records count buckets
+        in the header's size, so a header of the current layout comes first."""
+        self._keys_by_id: dict[int, SeriesKey] = {}
+        """Series by id while restoring."""
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def is_duplicate(self, event_digest: int) -> bool:
+        return event_digest in self._seen
+
+    def remember(self, event_digest: int) -> None:
+        self._seen.add(event_digest)
+        self._fresh += event_digest.to_bytes(16)
+
+    def count(self, series: SeriesKey, bucket_start: int, counts: Sequence[int]) -> None:
+        """Tallies added to a series' fine bucket, for the next log record."""
+        sid = self.ids.get(series)
+        if sid is None:
+            sid = self.ids[series] = self._next_id
+            self._next_id += 1
+            self._undefined.append(series)
+        key = (sid, bucket_start // self.timeline.bucket_ms)
+        pending = self._pending.get(key)
+        if pending is None:
+            self._pending[key] = list(counts)
+        else:
+            for j, count in enumerate(counts):
+                pending[j] += count
+
+    def forget(self, series: SeriesKey) -> None:
+        """A series whose buckets all expired: its id is not reused."""
+        self.ids.pop(series, None)
+
+    # -- flushing --------------------------------------------------------------------------
+
+    def flush(self, now_ms: int, windows: Mapping[SeriesKey, SeriesWindows]) -> list[Write]:
+        """The records to write at a commit: a log record if anything was applied since the
+        last one, a snapshot when due, and deletions of log records past the dedupe horizon."""
+        writes = [Write(self.partition, key, None) for key in self._stale]
+        self._stale = []
+        if self.checkpoint != self._persisted_checkpoint or self._pending or self._fresh:
+            writes.append(self._log_record(now_ms))
+        oldest_unfolded = next(
+            (s.flushed_ms for s in self._segments if s.seq > self._folded_seq), None
         )
-    return BucketRecord(key, tallies, frozenset(data["seen"]), int(data["offset"]))
+        due = (
+            self._needs_header
+            or self._log_bytes >= max(self._snapshot_bytes, MIN_SNAPSHOT_BYTES)
+            or (oldest_unfolded is not None and oldest_unfolded < now_ms - self.dedupe_horizon_ms)
+        )
+        if due:
+            writes += self._snapshot(windows)
+        writes += self._expire(now_ms)
+        return writes
+
+    def _log_record(self, now_ms: int) -> Write:
+        """``[checkpoint, flushed (s), [[series id, bucket - flushed bucket, *counts]...],
+        [[series id, series key]...] for series new to the log]``, a newline, then the 16-byte
+        digests: about 56 bytes for a flush of one answer."""
+        self._seq += 1
+        seconds = now_ms // 1000
+        base = seconds * 1000 // self.timeline.bucket_ms
+        meta: list[object] = [
+            self.checkpoint,
+            seconds,
+            [[sid, start - base, *counts] for (sid, start), counts in self._pending.items()],
+        ]
+        defined = [[self.ids[key], key.encode()] for key in self._undefined if key in self.ids]
+        if defined:
+            meta.append(defined)
+        value = orjson.dumps(meta) + b"\n" + bytes(self._fresh)
+        self._segments.append(_Segment(self._seq, seconds * 1000, bytes(self._fresh)))
+        self._persisted_checkpoint = self.checkpoint
+        self._undefined, self._pending, self._fresh = [], {}, bytearray()
+        key = _log_key(self.partition, self._seq)
+        self._log_bytes += len(key) + len(value)
+        return Write(self.partition, key, value)
+
+    def _snapshot(self, windows: Mapping[SeriesKey, SeriesWindows]) -> list[Write]:
+        old_generation, old_chunks = self._generation, self._chunks
+        self._generation += 1
+        bucket_ms = self.timeline.bucket_ms
+        chunks: list[bytes] = []
+        part: list[bytes] = []
+        size = 0
+        for key, series in windows.items():
+            sid = self.ids.get(key)
+            if sid is None or not series:
+                continue
+            starts: list[int] = []
+            counts: list[int] = []
+            previous = 0
+            for start, bucket in series.entries():
+                unit = start // bucket_ms
+                starts.append(unit - previous)  # deltas: small numbers
+                previous = unit
+                counts.extend(bucket)
+            item = orjson.dumps([sid, key.encode(), starts, counts])
+            if part and size + len(item) > CHUNK_BYTES:
+                chunks.append(b"[" + b",".join(part) + b"]")
+                part, size = [], 0
+            part.append(item)
+            size += len(item) + 1
+        chunks.append(b"[" + b",".join(part) + b"]")
+        writes = [
+            Write(self.partition, _chunk_key(self.partition, self._generation, i), chunk)
+            for i, chunk in enumerate(chunks)
+        ]
+        self._chunks = len(chunks)
+        self._folded_seq = self._seq
+        header = {
+            "v": LAYOUT_VERSION,
+            "bucket_ms": bucket_ms,
+            "fine_ms": self.timeline.fine_ms,
+            "hourly_ms": self.timeline.hourly_ms,
+            "generation": self._generation,
+            "chunks": self._chunks,
+            "seq": self._seq,
+            "o": self._persisted_checkpoint,
+            "next": self._next_id,
+        }
+        # The header goes after its chunks (one partition keeps the order): a crash before it
+        # leaves the previous snapshot whole.
+        writes.append(Write(self.partition, header_key(self.partition), orjson.dumps(header)))
+        writes += [
+            Write(self.partition, _chunk_key(self.partition, old_generation, i), None)
+            for i in range(old_chunks)
+        ]
+        self._needs_header = False
+        self._snapshot_bytes = sum(len(w.key) + len(w.value or b"") for w in writes)
+        self._log_bytes = 0
+        return writes
+
+    def _expire(self, now_ms: int) -> list[Write]:
+        """Log records whose digests are past the horizon, once a snapshot holds their tallies
+        (the newest stays: it carries the checkpoint)."""
+        writes = []
+        segments = self._segments
+        while (
+            len(segments) > 1
+            and segments[0].flushed_ms < now_ms - self.dedupe_horizon_ms
+            and segments[0].seq <= self._folded_seq
+        ):
+            segment = segments.popleft()
+            digests = segment.digests
+            for i in range(0, len(digests), 16):
+                self._seen.discard(int.from_bytes(digests[i : i + 16]))
+            writes.append(Write(self.partition, _log_key(self.partition, segment.seq), None))
+        return writes
+
+    # -- recovery --------------------------------------------------------------------------
+
+    def restore(self, records: Mapping[bytes, bytes], now_ms: int) -> Iterator[Restored]:
+        """Read this partition's persisted records (key -> value); yields the buckets to add,
+        oldest state first. Raises LayoutError on state it must not read."""
+        header_raw = records.get(header_key(self.partition))
+        header = orjson.loads(header_raw) if header_raw else None
+        if header is not None:
+            self._check_layout(header)
+            self._generation, self._chunks = header["generation"], header["chunks"]
+            self._folded_seq = self._seq = header["seq"]
+            self.checkpoint = self._persisted_checkpoint = header["o"]
+            self._next_id = header["next"]
+            self._needs_header = header["bucket_ms"] != self.timeline.bucket_ms
+        logs: list[tuple[int, bytes]] = []
+        for key, value in records.items():
+            parts = key.split(b"|")
+            if parts[1:2] not in ([b"H"], [b"L"], [b"S"]):
+                raise LayoutError(
+                    f"partition {self.partition}: a persisted key {key[:60]!r} is not of layout "
+                    f"version {LAYOUT_VERSION} (bucket records of version 1, before tiers). "
+                    + WHAT_TO_DO
+                )
+            if parts[1:2] == [b"L"]:
+                logs.append((int(parts[2]), value))
+            elif parts[1:2] == [b"S"] and (
+                int(parts[2]) != self._generation or int(parts[3]) >= self._chunks
+            ):
+                self._stale.append(key)  # a snapshot a crash left unfinished, or replaced
+            elif parts[1:2] == [b"S"] and header is not None:
+                yield from self._read_chunk(value, header["bucket_ms"])
+        logs.sort()
+        # Log records count buckets in the size of the header before them; with no header, a
+        # crash came between the very first log record and the header that follows it.
+        log_bucket_ms = header["bucket_ms"] if header else self.timeline.bucket_ms
+        for seq, value in logs:
+            meta_raw, _, digests = value.partition(b"\n")
+            checkpoint, seconds, deltas, *defined = orjson.loads(meta_raw)
+            self._seq = max(self._seq, seq)
+            self._segments.append(_Segment(seq, seconds * 1000, digests))
+            for i in range(0, len(digests), 16):
+                self._seen.add(int.from_bytes(digests[i : i + 16]))
+            self.checkpoint = self._persisted_checkpoint = max(self.checkpoint, checkpoint)
+            if seq <= self._folded_seq:
+                continue
+            self._log_bytes += len(value)
+            for sid, text in defined[0] if defined else ():
+                self._define(sid, SeriesKey.decode(text))
+            base = seconds * 1000 // log_bucket_ms
+            for sid, start, *counts in deltas:
+                yield Restored(self._keys_by_id[sid], (base + start) * log_bucket_ms, counts)
+        self._keys_by_id.clear()
+        self._expire(now_ms)
+
+    def _check_layout(self, header: Mapping[str, object]) -> None:
+        version = header.get("v")
+        if version != LAYOUT_VERSION:
+            raise LayoutError(
+                f"partition {self.partition}: state of layout version {version!r}, this version "
+                f"reads version {LAYOUT_VERSION}. " + WHAT_TO_DO
+            )
+        stored = int(header["bucket_ms"])  # type: ignore[call-overload]
+        if self.timeline.bucket_ms % stored:
+            raise LayoutError(
+                f"partition {self.partition}: the state holds {format_duration_ms(stored)} "
+                f"buckets, which {format_duration_ms(self.timeline.bucket_ms)} buckets "
+                f"(STREAMER_BUCKET) cannot hold exactly. Set STREAMER_BUCKET back to "
+                f"{format_duration_ms(stored)} (or a multiple of it that divides an hour), or "
+                "start afresh with a new STREAMER_APP_ID."
+            )
+
+    def _read_chunk(self, value: bytes, stored_bucket_ms: int) -> Iterator[Restored]:
+        for sid, text, starts, counts in orjson.loads(value):
+            key = self._define(sid, SeriesKey.decode(text))
+            width = len(counts) // len(starts) if starts else 0
+            unit = 0
+            for i, delta in enumerate(starts):
+                unit += delta
+                yield Restored(key, unit * stored_bucket_ms, counts[i * width : (i + 1) * width])
+
+    def _define(self, sid: int, key: SeriesKey) -> SeriesKey:
+        self._keys_by_id[sid] = key
+        self.ids[key] = sid
+        self._next_id = max(self._next_id, sid + 1)
+        return key
+
+
+class Restored(NamedTuple):
+    series: SeriesKey
+    bucket_start: int
+    counts: list[int]
+
+
+def records_of(items: Iterable[tuple[bytes, bytes]], partition: int) -> dict[bytes, bytes]:
+    """The records of one partition, from everything persisted."""
+    return {key: value for key, value in items if partition_of_key(key) == partition}

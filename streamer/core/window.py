@@ -1,21 +1,34 @@
-"""Event-time buckets and rolling windows over them, in integer milliseconds.
+"""Event-time buckets at tiered resolution, and rolling windows over them, in integer ms.
 
-Resolution: an answer counts in the bucket ``[start, start + bucket_ms)`` holding its event time.
-A window of length W at time ``now`` is the merge of the buckets whose start lies in
-``[now - W, now)``, so it covers between ``W - bucket_ms`` and ``W`` of event time: the oldest
-bucket leaves whole as soon as its start falls out, and the current bucket counts from its start.
-A bucket whose start is before ``now - longest window - grace`` is expired: it is deleted, and
-an answer that would land in it is late.
+Tiers: an answer counts in the fine bucket ``[start, start + bucket_ms)`` holding its event
+time. Fine buckets are kept for the last ``fine_ms`` (rounded down to a whole UTC hour: the
+*fine cut*); older ones are rolled up into UTC hours, kept for the last ``hourly_ms`` (rounded
+down to a whole UTC day: the *hourly cut*); older ones into UTC days. So a series costs at most
+``fine_ms / bucket_ms + hourly_ms / 1h + longest window / 1d`` buckets, whatever the rate, and
+only the buckets that took answers are kept.
+
+Windows: a window of length W at time ``now`` is the merge of the buckets, at whatever tier
+they are at ``now``, whose start lies in ``[now - W, now)``. Its oldest edge moves by whole
+buckets of the tier it falls in, its *resolution*: ``bucket_ms`` for W <= ``fine_ms``, one hour
+for W <= ``hourly_ms``, one day beyond. It covers between ``W - resolution`` and ``W`` of event
+time: the oldest bucket leaves whole as soon as its start falls out, and the current bucket
+counts from its start. A bucket whose start is before ``now - longest window - grace`` is
+expired: it is deleted, and an answer that would land in it is late.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from streamer.core.durations import format_duration_ms, parse_duration_ms
 from streamer.core.scales import Metric
-from streamer.core.tally import Tally, empty
+from streamer.core.tally import TALLY_TYPES, Tally, empty
+
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
 
 
 def bucket_start_ms(ts_ms: int, bucket_ms: int) -> int:
@@ -39,16 +52,45 @@ class WindowSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Cuts:
+    """Where the tiers meet at some moment: fine buckets start at or after ``fine``, hourly
+    ones at or after ``hourly``, daily ones before it."""
+
+    fine: int
+    hourly: int
+
+    def rolled(self, start: int) -> int:
+        """The start of the bucket that holds the fine bucket ``start`` at these cuts."""
+        if start >= self.fine:
+            return start
+        if start >= self.hourly:
+            return start - start % HOUR_MS
+        return start - start % DAY_MS
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
-    """The bucket size, the windows and the grace period of one deployment."""
+    """The bucket size, the windows, the grace period and the tiers of one deployment."""
 
     bucket_ms: int
     windows: tuple[WindowSpec, ...]
     grace_ms: int = 600_000
+    fine_ms: int = 6 * HOUR_MS
+    hourly_ms: int = 8 * DAY_MS
+    """Raised by the worker to cover its rules' calendar baselines (``with_hourly_reach``)."""
 
     def __post_init__(self) -> None:
         if self.bucket_ms <= 0 or self.grace_ms < 0:
             raise ValueError("the bucket size must be positive and the grace period not negative")
+        if HOUR_MS % self.bucket_ms:
+            raise ValueError(
+                f"the bucket size {format_duration_ms(self.bucket_ms)} does not divide an hour "
+                "(older buckets are rolled up into hours)"
+            )
+        if self.fine_ms < HOUR_MS or self.fine_ms % HOUR_MS:
+            raise ValueError("the fine tier must span a whole number of hours")
+        if self.hourly_ms < self.fine_ms or self.hourly_ms % DAY_MS:
+            raise ValueError("the hourly tier must span whole days, at least the fine tier")
         if not self.windows:
             raise ValueError("at least one window is needed")
         labels = [w.label for w in self.windows]
@@ -67,16 +109,41 @@ class Timeline:
         specs = tuple(WindowSpec.parse(part) for part in windows.split(",") if part.strip())
         return cls(parse_duration_ms(bucket), specs, parse_duration_ms(grace))
 
+    def with_hourly_reach(self, reach_ms: int) -> Timeline:
+        """This timeline with hourly buckets at least ``reach_ms`` back (plus a day, for the
+        minutes a reader lags behind now), for readers of one-hour ranges that far back."""
+        wanted = _first_start_at_or_after(reach_ms, DAY_MS) + DAY_MS
+        if wanted <= self.hourly_ms:
+            return self
+        return Timeline(self.bucket_ms, self.windows, self.grace_ms, self.fine_ms, wanted)
+
     @property
     def horizon_ms(self) -> int:
         """How long a bucket is kept: the longest window plus the grace period."""
         return max(w.length_ms for w in self.windows) + self.grace_ms
 
+    def resolution_ms(self, window: WindowSpec) -> int:
+        """How far the window's oldest edge moves at once (see the module's docstring)."""
+        if window.length_ms <= self.fine_ms:
+            return self.bucket_ms
+        return HOUR_MS if window.length_ms <= self.hourly_ms else DAY_MS
+
+    def cuts(self, now_ms: int) -> Cuts:
+        return Cuts(
+            bucket_start_ms(now_ms - self.fine_ms, HOUR_MS),
+            bucket_start_ms(now_ms - self.hourly_ms, DAY_MS),
+        )
+
     def bucket_of(self, ts_ms: int) -> int:
+        """The fine bucket holding ``ts_ms``."""
         return bucket_start_ms(ts_ms, self.bucket_ms)
 
     def is_expired(self, bucket_start: int, now_ms: int) -> bool:
         return bucket_start < now_ms - self.horizon_ms
+
+    def is_late(self, ts_ms: int, now_ms: int) -> bool:
+        """Whether the bucket that would hold ``ts_ms`` at ``now_ms`` has expired."""
+        return self.is_expired(self.cuts(now_ms).rolled(self.bucket_of(ts_ms)), now_ms)
 
     def bucket_range(self, window: WindowSpec, now_ms: int) -> tuple[int, int]:
         """The half-open range of bucket starts that make up ``window`` at ``now_ms``."""
@@ -89,59 +156,89 @@ class Timeline:
 class SeriesWindows:
     """The buckets of one series and one running sum per window, kept incrementally.
 
-    ``add`` merges a bucket tally (adding it to every window that covers the bucket);
-    ``advance`` moves every window to a later ``now`` by subtracting the buckets that left and
-    adding those that entered, then drops expired buckets. Equal to re-merging every bucket at
-    each step (tested against that brute force), without its cost.
+    Buckets are two flat arrays in start order (starts, and the tally counts of each bucket one
+    after another): about 8 bytes per count, where a dict of tally objects took ~130 bytes per
+    bucket. ``add`` merges a tally into the bucket holding a fine bucket's start (adding it to
+    every window that covers that bucket); ``advance`` rolls buckets that crossed a cut into
+    their hour or day, moves every window to a later ``now`` by subtracting the buckets that
+    left and adding those that entered, then drops expired buckets. Equal to re-merging every
+    answer at its tier at each step (tested against that brute force), without its cost.
     """
 
-    __slots__ = ("_buckets", "_now_ms", "_ranges", "_starts", "_sums", "metric", "timeline")
+    __slots__ = (
+        "_counts",
+        "_cuts",
+        "_now_ms",
+        "_ranges",
+        "_starts",
+        "_sums",
+        "_type",
+        "_width",
+        "metric",
+        "timeline",
+    )
 
     def __init__(self, metric: Metric, timeline: Timeline, now_ms: int) -> None:
         self.metric = metric
         self.timeline = timeline
-        self._buckets: dict[int, Tally] = {}
-        self._starts: list[int] = []
+        self._type = TALLY_TYPES[metric]
+        self._width = len(self._type().counts())
+        self._starts = array("q")
+        self._counts = array("q")
         self._now_ms = now_ms
+        self._cuts = timeline.cuts(now_ms)
         self._ranges = [timeline.bucket_range(w, now_ms) for w in timeline.windows]
         self._sums: list[Tally] = [empty(metric) for _ in timeline.windows]
 
     def __bool__(self) -> bool:
-        return bool(self._buckets)
+        return bool(self._starts)
+
+    def __len__(self) -> int:
+        return len(self._starts)
 
     def buckets(self) -> dict[int, Tally]:
-        return dict(self._buckets)
+        return {start: self._tally(i) for i, start in enumerate(self._starts)}
 
     def add(self, bucket_start: int, tally: Tally) -> None:
-        """Merge ``tally`` into the bucket. The caller has checked it is not expired."""
-        previous = self._buckets.get(bucket_start)
-        if previous is None:
-            insort(self._starts, bucket_start)
-            self._buckets[bucket_start] = tally
-        else:
-            self._buckets[bucket_start] = previous + tally  # type: ignore[operator]
+        """Merge ``tally`` into the bucket that holds the fine bucket ``bucket_start`` now (any
+        bucket start rolls to its own tier). The caller has checked it is not late."""
+        start = self._cuts.rolled(bucket_start)
+        self._put(start, tally.counts())
         for i, (low, high) in enumerate(self._ranges):
-            if low <= bucket_start < high:
+            if low <= start < high:
                 self._sums[i] = self._sums[i] + tally  # type: ignore[operator]
 
     def advance(self, now_ms: int) -> list[int]:
         """Move the windows to ``now_ms``; returns the starts of the buckets that expired."""
+        timeline = self.timeline
         if now_ms < self._now_ms:
-            # A clock that steps back: rebuild rather than run the sums backwards.
+            # A clock that steps back: rebuild rather than run the sums backwards. Rolled-up
+            # buckets stay rolled up (the cuts never move back).
             self._now_ms = now_ms
-            self._ranges = [self.timeline.bucket_range(w, now_ms) for w in self.timeline.windows]
+            self._ranges = [timeline.bucket_range(w, now_ms) for w in timeline.windows]
             self._sums = [self._merge(low, high) for low, high in self._ranges]
-        else:
-            self._now_ms = now_ms
-            for i, window in enumerate(self.timeline.windows):
-                old_low, old_high = self._ranges[i]
-                low, high = self.timeline.bucket_range(window, now_ms)
-                if (low, high) == (old_low, old_high):
-                    continue
-                left = self._merge(old_low, min(low, old_high))
-                entered = self._merge(max(old_high, low), high)
-                self._sums[i] = self._sums[i] - left + entered  # type: ignore[operator]
-                self._ranges[i] = (low, high)
+            return self._expire(now_ms)
+        self._now_ms = now_ms
+        cuts = timeline.cuts(now_ms)
+        if cuts != self._cuts:
+            old, self._cuts = self._cuts, cuts
+            if cuts.fine > old.fine:
+                self._roll(old.fine, cuts.fine)
+            if cuts.hourly > old.hourly:
+                self._roll(old.hourly, cuts.hourly)
+        starts = self._starts
+        for i, window in enumerate(timeline.windows):
+            old_low, old_high = self._ranges[i]
+            low, high = timeline.bucket_range(window, now_ms)
+            if (low, high) == (old_low, old_high):
+                continue
+            self._ranges[i] = (low, high)
+            # Most moves cross no bucket of a sparse series: no tally arithmetic then.
+            left_high, entered_low = min(low, old_high), max(old_high, low)
+            if bisect_left(starts, old_low) != bisect_left(starts, left_high):
+                self._sums[i] = self._sums[i] - self._merge(old_low, left_high)  # type: ignore[operator]
+            if bisect_left(starts, entered_low) != bisect_left(starts, high):
+                self._sums[i] = self._sums[i] + self._merge(entered_low, high)  # type: ignore[operator]
         return self._expire(now_ms)
 
     def totals(self) -> tuple[Tally, ...]:
@@ -149,32 +246,81 @@ class SeriesWindows:
         return tuple(self._sums)
 
     def between(self, low_ms: int, high_ms: int) -> list[tuple[int, Tally]]:
-        """The buckets starting in ``[low_ms, high_ms)``, oldest first."""
+        """The buckets (at their tier's resolution) starting in ``[low_ms, high_ms)``, oldest
+        first."""
         starts = self._starts
-        buckets = self._buckets
-        return [
-            (start, buckets[start])
-            for start in starts[bisect_left(starts, low_ms) : bisect_left(starts, high_ms)]
-        ]
+        first, last = bisect_left(starts, low_ms), bisect_left(starts, high_ms)
+        return [(starts[i], self._tally(i)) for i in range(first, last)]
 
     def total_between(self, low_ms: int, high_ms: int) -> Tally:
-        """The merge of the buckets starting in ``[low_ms, high_ms)``."""
+        """The merge of the buckets starting in ``[low_ms, high_ms)``: exactly the answers of
+        that range when both edges fall on bucket starts of the tier there (whole hours in the
+        hourly tier, whole UTC days in the daily one)."""
         return self._merge(low_ms, high_ms)
 
+    def entries(self) -> Iterable[tuple[int, Sequence[int]]]:
+        """Every bucket as (start, counts), oldest first (for persisting)."""
+        width, counts = self._width, self._counts
+        for i, start in enumerate(self._starts):
+            yield start, counts[i * width : (i + 1) * width]
+
+    def _tally(self, index: int) -> Tally:
+        width = self._width
+        return self._type(*self._counts[index * width : (index + 1) * width])
+
+    def _put(self, start: int, counts: Sequence[int]) -> None:
+        starts, width = self._starts, self._width
+        index = bisect_left(starts, start)
+        if index < len(starts) and starts[index] == start:
+            base = index * width
+            for j in range(width):
+                self._counts[base + j] += counts[j]
+        else:
+            starts.insert(index, start)
+            self._counts[index * width : index * width] = array("q", counts)
+
+    def _roll(self, low: int, high: int) -> None:
+        """Regroup the buckets starting in ``[low, high)`` at the current cuts, and move the
+        window sums with them (a bucket whose start moves below a window's edge leaves it)."""
+        starts, width, cuts = self._starts, self._width, self._cuts
+        first, last = bisect_left(starts, low), bisect_left(starts, high)
+        if first == last:
+            return
+        moved = [(starts[i], self._counts[i * width : (i + 1) * width]) for i in range(first, last)]
+        del starts[first:last]
+        del self._counts[first * width : last * width]
+        for start, counts in moved:
+            rolled = cuts.rolled(start)
+            if rolled != start:
+                self._move(start, rolled, self._type(*counts))
+            self._put(rolled, counts)
+
+    def _move(self, start: int, rolled: int, tally: Tally) -> None:
+        for i, (low, high) in enumerate(self._ranges):
+            was, now = low <= start < high, low <= rolled < high
+            if was and not now:
+                self._sums[i] = self._sums[i] - tally  # type: ignore[operator]
+            elif now and not was:
+                self._sums[i] = self._sums[i] + tally  # type: ignore[operator]
+
     def _merge(self, low: int, high: int) -> Tally:
-        result = empty(self.metric)
         if low >= high:
-            return result
-        starts = self._starts
-        for index in range(bisect_left(starts, low), bisect_left(starts, high)):
-            result = result + self._buckets[starts[index]]  # type: ignore[operator]
-        return result
+            return empty(self.metric)
+        starts, width = self._starts, self._width
+        first, last = bisect_left(starts, low), bisect_left(starts, high)
+        if first == last:
+            return empty(self.metric)
+        sums = [0] * width
+        counts = self._counts
+        for base in range(first * width, last * width, width):
+            for j in range(width):
+                sums[j] += counts[base + j]
+        return self._type(*sums)
 
     def _expire(self, now_ms: int) -> list[int]:
         cut = bisect_left(self._starts, now_ms - self.timeline.horizon_ms)
-        expired = self._starts[:cut]
+        expired = list(self._starts[:cut])
         if expired:
             del self._starts[:cut]
-            for start in expired:
-                del self._buckets[start]
+            del self._counts[: cut * self._width]
         return expired

@@ -27,7 +27,12 @@ def make_intake(log, batch_max=100):
         return True
 
     return Intake(
-        {"input"}, lambda batch: log.append(("process", len(batch))), seal, commit, batch_max
+        {"input"},
+        lambda batch: log.append(("process", len(batch))),
+        lambda: log.append("persist"),
+        seal,
+        commit,
+        batch_max,
     )
 
 
@@ -50,6 +55,7 @@ def test_input_records_are_taken_others_left_to_faust_and_committed_after_the_se
     log = run(scenario)
     assert log == [
         ("process", 3),
+        "persist",
         "seal",
         ("commit", {TP("input", 0): 7, TP("input", 1): 10}),
     ]
@@ -92,3 +98,46 @@ def test_the_fetcher_waits_when_twice_a_batch_is_held():
         return blocked, second.done()
 
     assert run(scenario) == (True, True)
+
+
+def test_commits_wait_for_the_interval_and_a_timer_makes_the_late_one():
+    async def scenario():
+        log, now = [], [0.0]
+
+        async def seal():
+            log.append("seal")
+
+        async def commit(positions):
+            log.append(("commit", positions))
+            return True
+
+        intake = Intake(
+            {"input"},
+            lambda batch: log.append(("process", len(batch))),
+            lambda: log.append("persist"),
+            seal,
+            commit,
+            100,
+            commit_interval_s=5.0,
+            clock=lambda: now[0],
+        )
+        intake.open({0})
+        runner = asyncio.create_task(intake.run())
+        for offset in (1, 2):
+            now[0] += 1
+            fetched = fetch("input", 0, [offset])
+            await intake.wrap(lambda fetched=fetched: asyncio.sleep(0, fetched))()
+            await asyncio.sleep(0.01)
+        await intake.commit_due()  # 2 s since the start: not due
+        now[0] += 4
+        await intake.commit_due()
+        runner.cancel()
+        return log
+
+    assert run(scenario) == [
+        ("process", 1),
+        ("process", 1),
+        "persist",
+        "seal",
+        ("commit", {TP("input", 0): 3}),
+    ]

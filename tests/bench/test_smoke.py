@@ -21,7 +21,8 @@ ROOT = Path(__file__).parents[2]
             ["raw_ceiling", "worker", "two_workers", "idiomatic_agent", "worker / raw ceiling"],
         ),
         ("bench.freshness", ["p50", "p95", "p99"]),
-        ("bench.memory", ["state RSS at 1x/2x/4x the events", "bytes per series"]),
+        ("bench.memory", ["state RSS at each reading", "bytes per series"]),
+        ("bench.changelog_bytes", ["commit every   100 ms", "commit every  5000 ms"]),
         ("bench.alert_quality", ["stationary", "per_100_series_weeks", "median_minutes"]),
     ],
 )

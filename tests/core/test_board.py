@@ -1,29 +1,50 @@
+import random
+
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streamer.core import ledger
 from streamer.core.board import Board, Sourced
 from streamer.core.events import SurveyResponse
-from streamer.core.ledger import Outcome
+from streamer.core.ledger import LayoutError, Outcome
 from streamer.core.scales import NPS_SCALE, Metric, Scoring
 from streamer.core.series import OTHER, SeriesKey, parse_breakdowns
 from streamer.core.tally import NpsTally, tally_of, total
 from streamer.core.window import Timeline
 
 MINUTE = 60_000
+HOUR = 60 * MINUTE
 NOW = 1_795_341_600_000
 TIMELINE = Timeline.parse("1m", "5m,1h", grace="2m")
 SCORING = Scoring()
 
 
-def answer(event_id, score, touchpoint="checkout", age_ms=1_000, channel="chat"):
+def answer(event_id, score, touchpoint="checkout", age_ms=1_000, channel="chat", now=NOW):
     return SurveyResponse(
-        event_id, NOW - age_ms, touchpoint, Metric.NPS, score, NPS_SCALE, channel=channel
+        event_id, now - age_ms, touchpoint, Metric.NPS, score, NPS_SCALE, channel=channel
     )
 
 
 def scores_of(board):
     return {key: totals for key, totals in board.series()}
+
+
+def persist(table, writes):
+    for _, key, value in writes:
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+
+
+def restored(table, partitions, now=NOW, timeline=TIMELINE, breakdowns="channel", **kw):
+    board = Board(SCORING, timeline, parse_breakdowns(breakdowns), now_ms=now, **kw)
+    items = list(table.items())
+    random.Random(len(items)).shuffle(items)  # recovery order is not writing order
+    board.restore(items, partitions, now)
+    return board
 
 
 answers = st.lists(
@@ -32,28 +53,40 @@ answers = st.lists(
         st.integers(0, 10),
         st.sampled_from(["a", "b"]),
         st.integers(0, 50 * MINUTE),
+        st.integers(0, 2),
     ),
     max_size=60,
 )
 
 
-@given(answers, st.integers(1, 20), st.randoms(use_true_random=False))
-def test_restoring_persisted_records_gives_the_same_scores(items, batch, rng):
-    """What a restarted worker rebuilds from the changelog equals what the live one had."""
-    live = Board(SCORING, TIMELINE, parse_breakdowns("channel"), now_ms=NOW)
-    persisted = {}
+@given(answers, st.integers(1, 20), st.sets(st.integers(0, 60)), st.integers(0, 60))
+def test_a_crash_at_any_point_then_redelivery_counts_every_answer_once(
+    items, batch, flush_after, crash_at
+):
+    """Flushes at any batch boundaries, a crash at any point (what was not flushed is lost),
+    redelivery from the last commit: the restored board ends where a board that never crashed
+    does."""
     sourced = [
-        Sourced(0, offset, answer(f"e{eid}", score, tp, age))
-        for offset, (eid, score, tp, age) in enumerate(items)
+        Sourced(partition, offset, answer(f"e{eid}", score, tp, age))
+        for offset, (eid, score, tp, age, partition) in enumerate(items)
     ]
-    for start in range(0, len(sourced), batch):
-        for record in live.ingest(sourced[start : start + batch], NOW).changed:
-            persisted[record.key] = record
-    records = list(persisted.values())
-    rng.shuffle(records)  # recovery order is not ingestion order
-    restored = Board(SCORING, TIMELINE, parse_breakdowns("channel"), now_ms=NOW)
-    restored.restore(records, NOW)
-    assert scores_of(restored) == scores_of(live)
+    batches = [sourced[i : i + batch] for i in range(0, len(sourced), batch)]
+    straight = Board(SCORING, TIMELINE, parse_breakdowns("channel"), now_ms=NOW)
+    for part in batches:
+        straight.ingest(part, NOW)
+    live = Board(SCORING, TIMELINE, parse_breakdowns("channel"), now_ms=NOW)
+    table, committed = {}, 0
+    for i, part in enumerate(batches[:crash_at]):
+        live.ingest(part, NOW)
+        if i in flush_after:
+            persist(table, live.flush(NOW))
+            committed = (i + 1) * batch  # offsets are committed after the flush
+    board = restored(table, {0, 1, 2})
+    for start in range(committed, len(sourced), batch):
+        board.ingest(sourced[start : start + batch], NOW)
+    assert scores_of(board) == scores_of(straight)
+    persist(table, board.flush(NOW))
+    assert scores_of(restored(table, {0, 1, 2})) == scores_of(straight)
 
 
 @given(answers)
@@ -61,13 +94,12 @@ def test_scores_equal_the_tally_of_first_occurrences(items):
     board = Board(SCORING, TIMELINE, now_ms=NOW)
     sourced = [
         Sourced(0, i, answer(f"e{eid}", score, tp, age))
-        for i, (eid, score, tp, age) in enumerate(items)
+        for i, (eid, score, tp, age, _) in enumerate(items)
     ]
     outcomes = board.ingest(sourced, NOW).outcomes
     first = {}
     for s in sourced:
-        r = s.response
-        first.setdefault((r.touchpoint, r.occurred_at_ms // MINUTE, r.event_id), r)
+        first.setdefault(s.response.event_id, s.response)
     for touchpoint in ("a", "b"):
         expected = []
         for window in TIMELINE.windows:
@@ -86,7 +118,7 @@ def test_scores_equal_the_tally_of_first_occurrences(items):
 def test_late_answers_are_not_counted():
     board = Board(SCORING, TIMELINE, now_ms=NOW)
     result = board.ingest([Sourced(0, 0, answer("old", 10, age_ms=63 * MINUTE))], NOW)
-    assert result.outcomes == {Outcome.LATE: 1} and result.changed == [] and scores_of(board) == {}
+    assert result.outcomes == {Outcome.LATE: 1} and scores_of(board) == {}
 
 
 def test_redelivery_after_a_crash_changes_nothing():
@@ -95,18 +127,35 @@ def test_redelivery_after_a_crash_changes_nothing():
     first = board.ingest(batch, NOW)
     assert first.accepted == batch[:4] and first.outcomes[Outcome.DUPLICATE] == 1
     again = board.ingest(batch, NOW)
-    assert again.outcomes == {Outcome.REPLAYED: 5} and again.changed == [] and again.accepted == []
+    assert again.outcomes == {Outcome.REPLAYED: 5} and again.accepted == []
     assert scores_of(board)[SeriesKey(Metric.NPS, "checkout")][0] == NpsTally(promoters=4)
 
 
-def test_quiet_series_decay_and_their_records_expire():
+def test_a_retry_within_the_dedupe_horizon_is_a_duplicate_after_it_is_counted():
+    board = Board(SCORING, Timeline.parse("1m", "5m,7d"), now_ms=NOW, dedupe_horizon_ms=HOUR)
+    table = {}
+    board.ingest([Sourced(0, 0, answer("e", 10))], NOW)
+    persist(table, board.flush(NOW))
+    later = NOW + 30 * MINUTE
+    board = restored(table, {0}, later, Timeline.parse("1m", "5m,7d"), dedupe_horizon_ms=HOUR)
+    retry = board.ingest([Sourced(0, 1, answer("e", 10, now=later))], later)
+    assert retry.outcomes == {Outcome.DUPLICATE: 1}
+    persist(table, board.flush(later))
+    much_later = NOW + 2 * HOUR
+    board.advance(much_later)
+    persist(table, board.flush(much_later))  # the first segment is past the horizon: gone
+    retry = board.ingest([Sourced(0, 2, answer("e", 10, now=much_later))], much_later)
+    assert retry.outcomes == {Outcome.ACCEPTED: 1}
+    assert scores_of(board)[SeriesKey(Metric.NPS, "checkout")][1] == NpsTally(promoters=2)
+
+
+def test_quiet_series_decay_and_expire():
     board = Board(SCORING, TIMELINE, now_ms=NOW)
     board.ingest([Sourced(0, 0, answer("e", 3))], NOW)
     board.advance(NOW + 5 * MINUTE + 1)
     assert scores_of(board)[SeriesKey(Metric.NPS, "checkout")][0] == NpsTally()
-    expired = board.advance(NOW + 62 * MINUTE + 1)
-    assert [k.touchpoint for k in expired] == ["checkout"]
-    assert scores_of(board) == {} and board.records == {}
+    board.advance(NOW + 62 * MINUTE + 1)
+    assert scores_of(board) == {} and board.partition_of(SeriesKey(Metric.NPS, "checkout")) is None
 
 
 def test_the_series_cap_folds_new_touchpoints_and_their_breakdowns():
@@ -120,11 +169,88 @@ def test_the_series_cap_folds_new_touchpoints_and_their_breakdowns():
     assert board.limiter.overflowed > 0
 
 
-def test_a_series_knows_its_partition():
+def test_a_series_on_two_partitions_is_merged_and_each_partition_restores_alone():
     board = Board(SCORING, TIMELINE, now_ms=NOW)
-    board.ingest([Sourced(3, 0, answer("e", 9))], NOW)
-    assert board.partition_of(SeriesKey(Metric.NPS, "checkout")) == 3
-    assert board.partition_of(SeriesKey(Metric.NPS, "elsewhere")) is None
+    board.ingest([Sourced(3, 0, answer("e1", 9)), Sourced(1, 0, answer("e2", 2))], NOW)
+    key = SeriesKey(Metric.NPS, "checkout")
+    assert board.partition_of(key) == 1
+    assert scores_of(board)[key][0] == NpsTally(promoters=1, detractors=1)
+    board.ingest([Sourced(3, 1, answer("e3", 9))], NOW)
+    assert scores_of(board)[key][0] == NpsTally(promoters=2, detractors=1)
+    table = {}
+    persist(table, board.flush(NOW))
+    assert scores_of(restored(table, {3}, breakdowns=""))[key][0] == NpsTally(promoters=2)
+    assert scores_of(restored(table, {1, 3}, breakdowns="")) == scores_of(board)
+
+
+def test_snapshots_replace_the_log_and_restore_the_same_state(monkeypatch):
+    monkeypatch.setattr(ledger, "MIN_SNAPSHOT_BYTES", 2_000)
+    timeline = Timeline.parse("1m", "5m,1h,24h,7d,30d")
+    board = Board(
+        SCORING, timeline, parse_breakdowns("channel"), now_ms=NOW, dedupe_horizon_ms=HOUR
+    )
+    table, rng, offset = {}, random.Random(3), 0
+    for step in range(400):  # 400 flushes over 40 days
+        now = NOW + step * 2 * HOUR + rng.randrange(HOUR)
+        board.advance(now)
+        batch = []
+        for _ in range(rng.randrange(4)):
+            batch.append(
+                Sourced(
+                    0,
+                    offset,
+                    answer(
+                        f"e{offset}",
+                        rng.randrange(11),
+                        rng.choice("xyz"),
+                        rng.randrange(3 * HOUR),
+                        rng.choice(["chat", "voice"]),
+                        now,
+                    ),
+                )
+            )
+            offset += 1
+        board.ingest(batch, now)
+        persist(table, board.flush(now))
+        again = restored(table, {0}, now, timeline, dedupe_horizon_ms=HOUR)
+        assert scores_of(again) == scores_of(board)
+    headers = [orjson.loads(v) for k, v in table.items() if k.endswith(b"|H")]
+    assert headers[0]["generation"] > 5  # snapshots were taken
+    logs = [k for k in table if b"|L|" in k]
+    assert len(logs) < 20  # log records past the horizon and in a snapshot are gone
+
+
+def test_bytes_written_per_answer_do_not_grow_with_a_bucket_or_the_rate():
+    """One answer per flush into the same bucket, for ever more answers: a constant per answer
+    (the log record), never the bucket's whole history."""
+    board = Board(SCORING, Timeline.parse("1h", "1h,24h"), now_ms=NOW)
+    sizes = []
+    for i in range(3_000):
+        board.ingest([Sourced(0, i, answer(f"evt-{i:08d}", 9))], NOW)
+        sizes.append(sum(len(k) + len(v or b"") for _, k, v in board.flush(NOW)))
+    log_records = sorted(sizes)[: len(sizes) * 9 // 10]
+    assert max(log_records) <= 64
+    assert sum(sizes) / len(sizes) <= 2 * 64  # snapshots at most double it
+
+
+def test_state_of_another_layout_is_refused_with_what_to_do():
+    board = Board(SCORING, TIMELINE, now_ms=NOW)
+    old = [(b"0|nps|1795341600000|checkout", b'{"v": 1}')]
+    with pytest.raises(LayoutError, match="STREAMER_APP_ID"):
+        board.restore(old, {0}, NOW)
+    board.ingest([Sourced(0, 0, answer("e", 9))], NOW)
+    table = {}
+    persist(table, board.flush(NOW))
+    header = orjson.loads(table[b"0|H"])
+    table[b"0|H"] = orjson.dumps({**header, "v": 99})
+    with pytest.raises(LayoutError, match="version 99"):
+        restored(table, {0})
+    table[b"0|H"] = orjson.dumps(header)
+    with pytest.raises(LayoutError, match="STREAMER_BUCKET back to 1m"):
+        restored(table, {0}, timeline=Timeline.parse("90s", "3m,90m", grace="3m"))
+    # A bucket that holds whole old ones: the state is read, rolled into the larger buckets.
+    bigger = restored(table, {0}, timeline=Timeline.parse("5m", "5m,1h", grace="2m"))
+    assert scores_of(bigger)[SeriesKey(Metric.NPS, "checkout")][1] == NpsTally(promoters=1)
 
 
 @pytest.mark.parametrize("offset_ms", [0, 1, 59_999])

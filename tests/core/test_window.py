@@ -112,3 +112,146 @@ def test_a_clock_stepping_back_rebuilds_the_sums():
     windows.advance(20 * MINUTE)
     windows.advance(12 * MINUTE)
     assert windows.totals() == brute_force([(9 * MINUTE, tally)], 12 * MINUTE)
+
+
+# Tiers: fine 10-minute buckets for the last hour or two, hours for one to two days, days beyond.
+TEN_MINUTES, HOUR, DAY = 10 * MINUTE, 60 * MINUTE, 1_440 * MINUTE
+TIERED = Timeline(
+    TEN_MINUTES,
+    tuple(
+        WindowSpec(label, length)
+        for label, length in [
+            ("30m", 30 * MINUTE),
+            ("1h", HOUR),
+            ("3h", 3 * HOUR),
+            ("2d", 2 * DAY),
+            ("5d", 5 * DAY),
+        ]
+    ),
+    grace_ms=HOUR,
+    fine_ms=HOUR,
+    hourly_ms=DAY,
+)
+
+
+def stored_start(ts, now):
+    """Where an answer at ``ts`` sits at ``now``, from the documented rules alone: its 10-minute
+    bucket while that starts at or after the fine cut (now - 1h, rounded down to an hour), else
+    its hour while that starts at or after the hourly cut (now - 1d, rounded down to a day),
+    else its day."""
+    fine_cut = (now - HOUR) // HOUR * HOUR
+    hourly_cut = (now - DAY) // DAY * DAY
+    start = ts // TEN_MINUTES * TEN_MINUTES
+    if start >= fine_cut:
+        return start
+    return start // HOUR * HOUR if start >= hourly_cut else start // DAY * DAY
+
+
+def tiered_brute_force(answers, now):
+    result = []
+    for length in (30 * MINUTE, HOUR, 3 * HOUR, 2 * DAY, 5 * DAY):
+        inside = [t for ts, t in answers if now - length <= stored_start(ts, now) < now]
+        result.append(total(Metric.NPS, inside))
+    return tuple(result)
+
+
+tiered_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.integers(-6 * DAY, 20 * MINUTE), nps_tallies),
+        st.tuples(st.just("tick"), st.integers(0, 2 * DAY), st.none()),
+        st.tuples(st.just("tick"), st.integers(0, 90 * MINUTE), st.none()),
+    ),
+    max_size=50,
+)
+
+
+@given(st.integers(-(10**12), 10**12), tiered_steps)
+def test_tiered_windows_equal_brute_force_across_roll_ups(start, script):
+    windows = SeriesWindows(Metric.NPS, TIERED, start)
+    now = start
+    kept = []
+    horizon = 5 * DAY + HOUR
+    for action, amount, tally in script:
+        if action == "tick":
+            now += amount
+            windows.advance(now)
+        else:
+            ts = now + amount
+            late = stored_start(ts, now) < now - horizon
+            assert TIERED.is_late(ts, now) == late
+            if late:
+                continue
+            windows.add(TIERED.bucket_of(ts), tally)
+            kept.append((ts, tally))
+        assert windows.totals() == tiered_brute_force(kept, now)
+        stored = windows.buckets()
+        assert sum(stored.values(), NpsTally()) == total(
+            Metric.NPS, [t for ts, t in kept if stored_start(ts, now) >= now - horizon]
+        )
+        assert all(not TIERED.is_expired(b, now) for b in stored)
+        # Any one-hour range in the hourly or fine tier is exact.
+        hour = (now - DAY) // DAY * DAY + HOUR * (amount % 24)
+        assert (
+            windows.total_between(hour, hour + HOUR)
+            == total(Metric.NPS, [t for ts, t in kept if hour <= ts < hour + HOUR])
+            or hour < now - horizon
+        )
+
+
+@given(st.integers(0, 10**12), st.integers(-6 * DAY, 0))
+def test_a_window_covers_its_length_less_at_most_its_resolution(now, age):
+    """The documented bound: an answer younger than W - resolution is in the window, one older
+    than W is not."""
+    for window in TIERED.windows:
+        resolution = TIERED.resolution_ms(window)
+        inside = now - window.length_ms <= stored_start(now + age, now) < now
+        if -age < window.length_ms - resolution and now + age < now // TEN_MINUTES * TEN_MINUTES:
+            assert inside
+        if -age > window.length_ms:
+            assert not inside
+
+
+def test_each_window_has_its_tier_resolution():
+    assert [TIERED.resolution_ms(w) for w in TIERED.windows] == [
+        TEN_MINUTES,
+        TEN_MINUTES,
+        HOUR,
+        DAY,
+        DAY,
+    ]
+    default = Timeline.parse("1m", "5m,1h,24h,7d,30d,90d")
+    assert [default.resolution_ms(w) for w in default.windows] == [
+        MINUTE,
+        MINUTE,
+        HOUR,
+        HOUR,
+        DAY,
+        DAY,
+    ]
+
+
+def test_a_90_day_series_keeps_a_few_hundred_buckets():
+    timeline = Timeline.parse("1m", "5m,1h,24h,7d,30d,90d")
+    windows = SeriesWindows(Metric.NPS, timeline, 0)
+    for minute in range(0, 100 * 1_440, 7):  # an answer every 7 minutes for 100 days
+        now = minute * MINUTE
+        windows.advance(now)
+        windows.add(timeline.bucket_of(now), NpsTally(promoters=1))
+    assert len(windows) <= 6 * 60 // 7 + 1 + 9 * 24 + 91
+    # The 90d window at day resolution: whole days starting at or after now - 90d, up to now.
+    assert windows.totals()[-1].n == sum(
+        1
+        for m in range(0, 100 * 1_440, 7)
+        if now - 90 * DAY <= m * MINUTE // DAY * DAY and m * MINUTE < now
+    )
+
+
+def test_hourly_reach_covers_calendar_baselines():
+    timeline = Timeline.parse("1m", "5m,90d")
+    assert timeline.with_hourly_reach(7 * DAY) is timeline
+    assert timeline.with_hourly_reach(4 * 7 * DAY + 2 * HOUR).hourly_ms == 30 * DAY
+
+
+def test_tiers_refuse_buckets_that_do_not_divide_an_hour():
+    with pytest.raises(ValueError, match="divide an hour"):
+        Timeline.parse("7m", "7m")
