@@ -181,7 +181,8 @@ class Decoder:
         """The fast path: the answer if msgspec and the contract accept it, else None."""
         try:
             fields: tuple[Any, ...] = msgspec.structs.astuple(self._wire.decode(raw))
-        except ValueError:  # msgspec's decode and validation errors, and bad UTF-8
+        except (ValueError, RecursionError):  # decode and validation errors, bad UTF-8; and
+            # msgspec recurses into deeply nested unknown members: the careful path rejects them
             return None
         present = _WIRE_FIELDS - fields.count(None)
         stamp = fields[1]

@@ -437,3 +437,10 @@ def spellings(draw: st.DrawFn) -> bytes:
 def test_the_fast_path_agrees_with_the_careful_one(raw):
     fast, careful = DECODER.decode(raw, NOW_MS), DECODER._careful(raw, NOW_MS)
     assert type(fast) is type(careful) and fast == careful, (raw, fast, careful)
+
+
+def test_deep_nesting_is_rejected_never_raised():
+    # msgspec recurses into unknown members; 3,000 levels exceed Python's recursion limit.
+    deep = b'{"event_id": "e1", "extra": ' + b'{"a": ' * 3000 + b"1" + b"}" * 3000 + b"}"
+    decoded = Decoder().decode(deep, 0)
+    assert isinstance(decoded, Rejection) and decoded.reason is Reason.NOT_JSON
