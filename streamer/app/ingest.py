@@ -68,12 +68,19 @@ class Ingest:
         answers: list[Sourced] = []
         newest_ms = None
         rejected = self._metrics.events
+        late = self._board.timeline.is_late
         for message in messages:
             result = self._decode(message.value or b"", now_ms)
             if isinstance(result, Rejection):
                 self._dead_letter(message, result.reason.value, result.message)
                 rejected.labels(Outcome.REJECTED.value, result.reason.value).inc()
-            elif divert is None or not divert(message, result):
+            elif (
+                divert is None
+                # Already late: dead-lettered here, at the position its producer knows, not
+                # re-published to be found late on the repartition topic.
+                or late(result.occurred_at_ms, now_ms)
+                or not divert(message, result)
+            ):
                 answers.append(Sourced(message.partition + source_base, message.offset, result))
                 if newest_ms is None or result.occurred_at_ms > newest_ms:
                     newest_ms = result.occurred_at_ms
