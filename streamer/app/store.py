@@ -23,10 +23,10 @@ from typing import Any
 
 import orjson
 
-from streamer.core.alerting import AlertState, Status
+from streamer.core.alerting import AlertState, decode_state, encode_state, is_kept
 from streamer.core.ledger import Write, partition_of_key
 from streamer.core.series import SeriesKey
-from streamer.core.watch import StateKey, decode_state, encode_state
+from streamer.core.watch import StateKey
 
 SENTINEL = b"\x00seal"
 """The key of the seal records; never a real key (those are text without NUL)."""
@@ -116,7 +116,7 @@ class AlertStore:
         if partition is None:
             return  # never persisted, and its series is gone: nothing to write or delete
         raw = orjson.dumps([key[0], key[1].encode()])
-        if state.status in (Status.INACTIVE, Status.RESOLVED):
+        if not is_kept(state):
             self._partitions.pop(key, None)
             self._table.data.pop(raw, None)
             self._table.send_changelog(partition, raw, None)

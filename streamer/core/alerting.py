@@ -1,10 +1,11 @@
-"""Alert state per (rule, series): everything that affects it lives in this file.
+"""Alert state per (rule, series): everything that affects it lives in this file, its
+transitions, which states are kept and how they are persisted.
 
     inactive --breach--> pending --breach held for `for`--> firing --clear/no data--> resolved
 
 The whole behaviour is the table ``TRANSITIONS`` plus one guard: a pending alert whose breach
 has lasted ``for_ms`` is promoted to firing (at once when ``for_ms`` is 0). Only a BREACH
-verdict, which ``rules.evaluate`` never gives below ``min_responses``, can lead to firing.
+verdict, which no rule gives below ``min_responses``, can lead to firing.
 A firing alert holds through the hysteresis band and through a quiet spell with too few answers
 to conclude anything; it resolves when the score is clearly back, or when no answers are left.
 ``step`` returns the new state and, on firing or resolving, an ``Alert`` value for the sinks.
@@ -99,3 +100,22 @@ def step(
         resolved = Alert(rule, series, Status.RESOLVED, started, now_ms, verdict)
         return AlertState(Status.RESOLVED, None, now_ms, verdict), resolved
     return AlertState(status, None, now_ms, verdict), None
+
+
+def is_kept(state: AlertState) -> bool:
+    """Whether a state is worth keeping (and persisting): INACTIVE and RESOLVED both start over
+    at the next breach, so only PENDING and FIRING are remembered."""
+    return state.status in (Status.PENDING, Status.FIRING)
+
+
+def encode_state(state: AlertState) -> dict[str, object]:
+    """What is persisted of a state, versioned: the verdict is recomputed at the next
+    evaluation."""
+    return {"v": 1, "status": state.status.value, "since_ms": state.since_ms}
+
+
+def decode_state(data: dict[str, object]) -> AlertState:
+    if data.get("v") != 1:
+        raise ValueError(f"alert state version {data.get('v')!r}, expected 1")
+    since = data["since_ms"]
+    return AlertState(Status(str(data["status"])), since if isinstance(since, int) else None)

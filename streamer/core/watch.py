@@ -19,14 +19,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
-from streamer.core.alerting import Alert, AlertState, Status, step
+from streamer.core.alerting import Alert, AlertState, Status, is_kept, step
 from streamer.core.drops import Drops, History, StateKey
 from streamer.core.rules import Drop, Rule, Signal, Threshold, Verdict, evaluate_threshold
 from streamer.core.scales import CesPolicy
 from streamer.core.series import SeriesKey
 from streamer.core.window import Timeline
 
-__all__ = ["Evaluated", "History", "StateKey", "Watch", "decode_state", "encode_state"]
+__all__ = ["Evaluated", "History", "StateKey", "Watch"]
 
 
 class Evaluated(NamedTuple):
@@ -127,22 +127,10 @@ class Watch:
         state_key = (rule.name, key)
         before = self.states.get(state_key, AlertState())
         after, alert = step(rule, key, before, verdict, now_ms)
-        if after.status in (Status.INACTIVE, Status.RESOLVED):
+        if not is_kept(after):
             self.states.pop(state_key, None)  # both start over at the next breach
         else:
             self.states[state_key] = after
         if after.status is not before.status:
             changed[state_key] = after
         return alert
-
-
-def encode_state(state: AlertState) -> dict[str, object]:
-    """What is persisted of a state: the verdict is recomputed at the next evaluation."""
-    return {"v": 1, "status": state.status.value, "since_ms": state.since_ms}
-
-
-def decode_state(data: dict[str, object]) -> AlertState:
-    if data.get("v") != 1:
-        raise ValueError(f"alert state version {data.get('v')!r}, expected 1")
-    since = data["since_ms"]
-    return AlertState(Status(str(data["status"])), since if isinstance(since, int) else None)

@@ -1,10 +1,10 @@
-from streamer.core.alerting import AlertState, Status
+from streamer.core.alerting import AlertState, Status, decode_state, encode_state
 from streamer.core.rules import Rule, Selector, Signal, Threshold
 from streamer.core.scales import CesPolicy, Metric
 from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
 from streamer.core.tally import CsatTally, NpsTally
-from streamer.core.watch import Watch, decode_state, encode_state
+from streamer.core.watch import Watch
 from streamer.core.window import Timeline
 
 LOW = Rule(

@@ -1,0 +1,45 @@
+"""Every use of a private of Faust or aiokafka, in one place, each with why.
+
+The pinned versions (faust-streaming 0.15.3, aiokafka 0.14.0) are checked by
+``tests/app/test_faust_hooks.py``: an upgrade that renames one of these fails that test with the
+name of what moved, instead of a worker that fails at start or silently waits 1.5 s per fetch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
+
+GETMANY = (Consumer, "_getmany")
+"""Faust's fetch of record maps: the bulk intake takes the input's records out of each one
+before Faust's per-message path (two tasks per message: the throughput wall, bench/README.md)."""
+COMMIT = (Consumer, "_commit")
+"""Faust commits only offsets of messages it delivered; the intake's go through the same
+consumer, which treats a rebalance in progress as "not committed"."""
+CREATE_WORKER_CONSUMER = (AIOKafkaConsumerThread, "_create_worker_consumer")
+"""Where Faust builds its aiokafka consumer, with fetch_max_wait_ms fixed at 1500."""
+FETCH_MAX_WAIT = "_fetch_max_wait_ms"
+"""aiokafka reads it when the consumer starts. The local broker answers a fetch only when that
+wait ends, not when data arrives: measured p50 276 ms from produce to fetch at 1500, 25 ms at
+100. On Apache Kafka a shorter wait only adds idle requests."""
+
+
+def hook_consumer(consumer: Any, wrap_getmany: Callable[[Any], Any], fetch_max_wait_ms: int) -> Any:
+    """Faust's consumer, with its fetches passed through the intake and a shorter fetch wait."""
+    consumer._getmany = wrap_getmany(consumer._getmany)
+    create = consumer._thread._create_worker_consumer
+
+    def create_worker_consumer(*args: Any, **kwargs: Any) -> Any:
+        kafka_consumer = create(*args, **kwargs)
+        setattr(kafka_consumer, FETCH_MAX_WAIT, fetch_max_wait_ms)
+        return kafka_consumer
+
+    consumer._thread._create_worker_consumer = create_worker_consumer
+    return consumer
+
+
+async def commit(consumer: Any, positions: dict[Any, int]) -> bool:
+    """Commit the intake's offsets through Faust's consumer (False during a rebalance)."""
+    return bool(await consumer._commit(positions))

@@ -1,0 +1,59 @@
+"""The privates of Faust and aiokafka that streamer relies on are still there, in the pinned
+versions. When one of these fails after an upgrade, streamer/app/faust_hooks.py says why each
+was needed and what to do instead."""
+
+import asyncio
+
+import aiokafka
+import pytest
+
+from streamer.app import faust_hooks
+
+
+@pytest.mark.parametrize(
+    ("owner", "name"),
+    [faust_hooks.GETMANY, faust_hooks.COMMIT, faust_hooks.CREATE_WORKER_CONSUMER],
+    ids=lambda value: getattr(value, "__name__", value),
+)
+def test_faust_still_has_it(owner, name):
+    assert callable(getattr(owner, name, None)), (
+        f"{owner.__module__}.{owner.__name__}.{name} is gone: see streamer/app/faust_hooks.py"
+    )
+
+
+def test_aiokafka_still_reads_its_fetch_wait_from_this_attribute():
+    async def build():
+        consumer = aiokafka.AIOKafkaConsumer(
+            bootstrap_servers="127.0.0.1:1", fetch_max_wait_ms=1234
+        )
+        try:
+            return getattr(consumer, faust_hooks.FETCH_MAX_WAIT, None)
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(build()) == 1234, (
+        f"aiokafka no longer keeps fetch_max_wait_ms in {faust_hooks.FETCH_MAX_WAIT}: "
+        "the worker would wait 1.5 s per fetch on the local broker (see faust_hooks.py)"
+    )
+
+
+def test_the_hook_wraps_fetches_and_shortens_the_fetch_wait():
+    class Thread:
+        def _create_worker_consumer(self):
+            return type("KafkaConsumer", (), {"_fetch_max_wait_ms": 1500})()
+
+    class Consumer:
+        _thread = Thread()
+
+        async def _getmany(self):
+            return "records"
+
+    seen = []
+
+    def wrap(getmany):
+        seen.append(getmany)
+        return getmany
+
+    consumer = faust_hooks.hook_consumer(Consumer(), wrap, 100)
+    assert len(seen) == 1 and asyncio.run(consumer._getmany()) == "records"
+    assert consumer._thread._create_worker_consumer()._fetch_max_wait_ms == 100
