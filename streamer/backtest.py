@@ -13,7 +13,6 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,7 +20,7 @@ import orjson
 
 from streamer.core.alerting import Alert, Status
 from streamer.core.board import Board, Sourced
-from streamer.core.events import Decoder, Rejection, SurveyResponse
+from streamer.core.events import Decoder, Rejection, SurveyResponse, format_timestamp_ms
 from streamer.core.monitor import Monitor
 from streamer.core.rules import Rule
 from streamer.core.scales import Scoring
@@ -131,20 +130,12 @@ def _tick_at_or_after(ts_ms: int, tick_ms: int) -> int:
     return -((-ts_ms) // tick_ms) * tick_ms
 
 
-def iso(ms: int) -> str:
-    return (
-        datetime.fromtimestamp(ms / 1000, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
-
-
 def transition(alert: Alert) -> dict[str, Any]:
     """One transition as a JSON object (``--json``)."""
     verdict, condition = alert.verdict, alert.rule.condition
     at = alert.starts_at_ms if alert.status is Status.FIRING else alert.ends_at_ms
     record: dict[str, Any] = {
-        "at": iso(at if at is not None else alert.starts_at_ms),
+        "at": format_timestamp_ms(at if at is not None else alert.starts_at_ms),
         "rule": alert.rule.name,
         "severity": alert.rule.severity,
         "status": alert.status.value,
@@ -186,7 +177,7 @@ def print_table(report: Report, rules: Iterable[Rule], out: TextIO) -> None:
     days = (report.end_ms - report.start_ms) / 86_400_000
     out.write(
         f"\n{report.answers} answers over {days:.1f} days "
-        f"({iso(report.start_ms)} .. {iso(report.end_ms)}); "
+        f"({format_timestamp_ms(report.start_ms)} .. {format_timestamp_ms(report.end_ms)}); "
         f"rejected: {sum(report.rejected.values())}"
         + (f" ({dict(report.rejected)})" if report.rejected else "")
         + "\n"

@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime
 from typing import IO
 
 import orjson
 
 from streamer.app.settings import LogFormat, LogLevel
-
-
-def rfc3339(created_s: float) -> str:
-    return (
-        datetime.fromtimestamp(created_s, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+from streamer.core.events import format_timestamp_ms
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,7 +22,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": rfc3339(record.created),
+            "ts": format_timestamp_ms(int(record.created * 1000)),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -47,7 +39,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return rfc3339(record.created)
+        return format_timestamp_ms(int(record.created * 1000))
 
 
 def configure_logging(level: LogLevel, form: LogFormat, stream: IO[str] | None = None) -> None:

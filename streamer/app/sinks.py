@@ -43,7 +43,6 @@ import random
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -51,6 +50,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streamer.core.alerting import Alert, AlertState, Status
+from streamer.core.events import format_timestamp_ms
 from streamer.core.rules import Drop, Rule, Threshold
 from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
@@ -70,14 +70,6 @@ _NAMES = {
     ScoreKind.CES_MEAN: "CES",
     ScoreKind.CES_AGREE: "CES agree",
 }
-
-
-def _iso(ms: int) -> str:
-    return (
-        datetime.fromtimestamp(ms / 1000, UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
 
 
 def alert_document(alert: Alert, public_url: str) -> dict[str, Any]:
@@ -108,7 +100,7 @@ def alert_document(alert: Alert, public_url: str) -> dict[str, Any]:
             if verdict.statistic is not None and verdict.limit is not None:
                 annotations["evidence"] = f"{verdict.statistic:.1f} of {verdict.limit:.1f}"
             if verdict.since_ms is not None and verdict.run_value is not None:
-                annotations["since"] = _iso(verdict.since_ms)
+                annotations["since"] = format_timestamp_ms(verdict.since_ms)
                 annotations["since_value"] = f"{fmt(verdict.run_value)} (n={verdict.run_n})"
             baseline = fmt(verdict.baseline) if verdict.baseline is not None else "?"
             against = (
@@ -136,11 +128,11 @@ def alert_document(alert: Alert, public_url: str) -> dict[str, Any]:
     document: dict[str, Any] = {
         "labels": labels,
         "annotations": annotations,
-        "startsAt": _iso(alert.starts_at_ms),
+        "startsAt": format_timestamp_ms(alert.starts_at_ms),
         "generatorURL": f"{public_url}/scores",
     }
     if alert.status is Status.RESOLVED and alert.ends_at_ms is not None:
-        document["endsAt"] = _iso(alert.ends_at_ms)
+        document["endsAt"] = format_timestamp_ms(alert.ends_at_ms)
     return document
 
 

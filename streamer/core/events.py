@@ -11,7 +11,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Any, NamedTuple
 
 import msgspec
@@ -112,6 +112,16 @@ class _Invalid(Exception):
 
 def _fail(reason: Reason, message: str) -> _Invalid:
     return _Invalid(Rejection(reason, message))
+
+
+def format_timestamp_ms(ts_ms: int) -> str:
+    """UTC epoch milliseconds -> RFC 3339 with milliseconds and ``Z`` (what streamer writes:
+    alert times, backtest transitions, JSON logs)."""
+    return (
+        datetime.fromtimestamp(ts_ms / 1000, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def parse_timestamp_ms(text: str) -> int:

@@ -444,3 +444,10 @@ def test_deep_nesting_is_rejected_never_raised():
     deep = b'{"event_id": "e1", "extra": ' + b'{"a": ' * 3000 + b"1" + b"}" * 3000 + b"}"
     decoded = Decoder().decode(deep, 0)
     assert isinstance(decoded, Rejection) and decoded.reason is Reason.NOT_JSON
+
+
+def test_written_timestamps_read_back_to_the_millisecond():
+    from streamer.core.events import format_timestamp_ms
+
+    assert format_timestamp_ms(1_795_341_600_123) == "2026-11-22T10:00:00.123Z"
+    assert parse_timestamp_ms(format_timestamp_ms(-1)) == -1  # before 1970 too
