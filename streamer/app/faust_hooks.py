@@ -7,11 +7,14 @@ name of what moved, instead of a worker that fails at start or silently waits 1.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import faust
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 
+NEW_CONSUMER = (faust.App, "_new_consumer")
+"""Where the app builds its consumer: the one place to hook it before it starts fetching."""
 GETMANY = (Consumer, "_getmany")
 """Faust's fetch of record maps: the bulk intake takes the input's records out of each one
 before Faust's per-message path (two tasks per message: the throughput wall, bench/README.md)."""
@@ -43,3 +46,23 @@ def hook_consumer(consumer: Any, wrap_getmany: Callable[[Any], Any], fetch_max_w
 async def commit(consumer: Any, positions: dict[Any, int]) -> bool:
     """Commit the intake's offsets through Faust's consumer (False during a rebalance)."""
     return bool(await consumer._commit(positions))
+
+
+class StreamerApp(faust.App):
+    """A Faust app whose consumer hands its fetches to ``streamer_divert`` (the bulk intake) and
+    that runs ``streamer_before_start`` (creating the topics) before Faust first uses them.
+    The attributes are prefixed: Faust's App has many of its own."""
+
+    streamer_divert: Callable[[Any], Any]
+    streamer_fetch_max_wait_ms = 1500
+    streamer_before_start: Callable[[], Awaitable[object]] | None = None
+
+    async def on_first_start(self) -> None:
+        if self.streamer_before_start is not None:
+            await self.streamer_before_start()
+        await super().on_first_start()
+
+    def _new_consumer(self) -> Any:
+        return hook_consumer(
+            super()._new_consumer(), self.streamer_divert, self.streamer_fetch_max_wait_ms
+        )

@@ -9,6 +9,7 @@ import orjson
 
 from streamer.app.deadletter import dead_letter
 from streamer.app.metrics import WorkerMetrics
+from streamer.app.seams import Topic
 from streamer.core.board import Board, Sourced
 from streamer.core.durations import format_duration_ms
 from streamer.core.events import Decoder, Rejection, SurveyResponse
@@ -26,20 +27,16 @@ class Message(Protocol):
     value: bytes | None
 
 
-class DeadLetters(Protocol):
-    def send_soon(self, *, key: bytes | None = ..., value: bytes | None = ...) -> object: ...
-
-
 class Ingest:
     def __init__(
         self,
         board: Board,
         decoder: Decoder,
-        dead_letters: DeadLetters,
+        dead_letters: Topic,
         metrics: WorkerMetrics,
         clock_ms: Callable[[], int],
         dlq_value_max_bytes: int,
-        follow_ups: DeadLetters | None = None,
+        follow_ups: Topic | None = None,
         scoring: Scoring | None = None,
     ) -> None:
         self._board = board

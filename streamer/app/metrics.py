@@ -7,8 +7,8 @@ Counts are exported next to the scores so that PromQL can re-aggregate across to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import NamedTuple
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import Metric
@@ -114,6 +114,22 @@ class LagCollector:
         for partition, lag in sorted(self._lag().items()):
             family.add_sample(names.CONSUMER_LAG, {"partition": str(partition)}, lag)
         return [family]
+
+
+def consumer_lag(
+    consumer: Any, topics: Collection[str], next_offset: Mapping[tuple[str, int], int]
+) -> dict[int, int]:
+    """Per partition: messages not yet processed on ``topics`` (the input and repartition
+    topics, whose partitions are owned together)."""
+    lags: dict[int, int] = {}
+    for tp in consumer.assignment():
+        if tp.topic not in topics:
+            continue
+        highwater = consumer.highwater(tp)
+        done = next_offset.get((tp.topic, tp.partition))
+        if highwater is not None and done is not None:
+            lags[tp.partition] = lags.get(tp.partition, 0) + max(0, highwater - done)
+    return lags
 
 
 class WorkerMetrics:

@@ -27,7 +27,7 @@ are ledger sources ``partitions + p`` (``source_base``), kept in changelog parti
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -35,21 +35,11 @@ from aiokafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry, Counter
 
 from streamer.app.ingest import Message
+from streamer.app.seams import Flush, Topic
 from streamer.core.events import SurveyResponse
 from streamer.export import names
 
 log = logging.getLogger("streamer.repartition")
-
-
-class Republish(Protocol):
-    def send_soon(
-        self,
-        *,
-        key: bytes | None = ...,
-        value: bytes | None = ...,
-        partition: int | None = ...,
-        timestamp: float | None = ...,
-    ) -> object: ...
 
 
 class Count(Protocol):
@@ -103,9 +93,9 @@ class Router:
         self,
         input_topic: str,
         partitions: int,
-        republish: Republish,
+        republish: Topic,
         count: Count,
-        flush: Callable[[], Awaitable[None]],
+        flush: Flush,
         registry: CollectorRegistry,
         max_touchpoints: int,
     ) -> None:

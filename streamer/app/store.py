@@ -19,10 +19,10 @@ partition is the source modulo the partition count (see ``streamer.app.repartiti
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
 
 import orjson
 
+from streamer.app.seams import Flush, Table
 from streamer.core.alerting import AlertState, decode_state, encode_state, is_kept
 from streamer.core.ledger import Write, partition_of_key
 from streamer.core.series import SeriesKey
@@ -40,11 +40,11 @@ def kept(value: bytes) -> bytes:
 
 
 class ChangelogSeal:
-    def __init__(self, flush: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, flush: Flush) -> None:
         self._flush = flush
-        self._written: dict[int, tuple[Any, set[int]]] = {}
+        self._written: dict[int, tuple[Table, set[int]]] = {}
 
-    def wrote(self, table: Any, partition: int) -> None:
+    def wrote(self, table: Table, partition: int) -> None:
         self._written.setdefault(id(table), (table, set()))[1].add(partition)
 
     async def __call__(self) -> None:
@@ -62,14 +62,14 @@ class StateStore:
     """The scoring state's table: records written as ``Board.flush`` returns them, each to the
     changelog partition of its source (the source modulo the partition count)."""
 
-    def __init__(self, table: Any, seal: ChangelogSeal, partitions: int) -> None:
+    def __init__(self, table: Table, seal: ChangelogSeal, partitions: int) -> None:
         self._table = table
         self._seal = seal
         self._partitions = partitions
         self.written_bytes = 0
         """Key and value bytes sent to the changelog (the seal's records left out)."""
 
-    def on_recover(self, callback: Any) -> None:
+    def on_recover(self, callback: Callable[[], Awaitable[None]]) -> None:
         self._table.on_recover(callback)
 
     def write(self, writes: Iterable[Write]) -> None:
@@ -104,7 +104,7 @@ class StateStore:
 class AlertStore:
     """Alert states in their own table, on the partition of the series they watch."""
 
-    def __init__(self, table: Any, seal: ChangelogSeal) -> None:
+    def __init__(self, table: Table, seal: ChangelogSeal) -> None:
         self._table = table
         self._seal = seal
         self._partitions: dict[StateKey, int] = {}

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from streamer.app.metrics import readouts, series_labels
+from streamer.app.readiness import Readiness
+from streamer.core.board import Board
+from streamer.core.scales import CesPolicy
 
-if TYPE_CHECKING:
-    from streamer.app.worker import Worker
 
-
-def scores_snapshot(worker: Worker) -> list[dict[str, Any]]:
+def scores_snapshot(board: Board, ces: CesPolicy) -> list[dict[str, Any]]:
     """Every series and window: n, the counts, and each score with its interval."""
     return [
         {
@@ -33,21 +34,25 @@ def scores_snapshot(worker: Worker) -> list[dict[str, Any]]:
                 for kind, found in r.estimates.items()
             },
         }
-        for r in readouts(worker.board, worker.scoring.ces)
+        for r in readouts(board, ces)
     ]
 
 
-def register_views(app: Any, worker: Worker) -> None:
+def register_views(
+    app: faust.App,
+    registry: CollectorRegistry,
+    board: Board,
+    ces: CesPolicy,
+    readiness: Readiness,
+) -> None:
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
         # As a header: aiohttp refuses a charset inside its content_type argument.
-        return web.bytes(
-            generate_latest(worker.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
+        return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/scores")
     async def scores(web: Any, request: Any) -> Any:
-        return web.json({"now_ms": worker.board.now_ms, "series": scores_snapshot(worker)})
+        return web.json({"now_ms": board.now_ms, "series": scores_snapshot(board, ces)})
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
@@ -55,9 +60,5 @@ def register_views(app: Any, worker: Worker) -> None:
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
-        body = {
-            "ready": worker.ready(),
-            "recovered": worker.recovered,
-            "broker_reachable": worker.broker_reachable,
-        }
+        body = readiness.report()
         return web.json(body, status=200 if body["ready"] else 503)

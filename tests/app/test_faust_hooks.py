@@ -12,7 +12,12 @@ from streamer.app import faust_hooks
 
 @pytest.mark.parametrize(
     ("owner", "name"),
-    [faust_hooks.GETMANY, faust_hooks.COMMIT, faust_hooks.CREATE_WORKER_CONSUMER],
+    [
+        faust_hooks.NEW_CONSUMER,
+        faust_hooks.GETMANY,
+        faust_hooks.COMMIT,
+        faust_hooks.CREATE_WORKER_CONSUMER,
+    ],
     ids=lambda value: getattr(value, "__name__", value),
 )
 def test_faust_still_has_it(owner, name):

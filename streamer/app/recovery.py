@@ -1,0 +1,68 @@
+"""What happens when partitions are assigned or taken away: the Board and the alert states are
+rebuilt from the recovered tables, then the intake opens; on a revocation the intake commits
+what it has and closes until the next recovery."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from streamer.app.intake import Intake
+from streamer.app.readiness import Readiness
+from streamer.app.store import AlertStore, StateStore
+from streamer.core.board import Board
+from streamer.core.ledger import LayoutError
+from streamer.core.watch import Watch
+
+log = logging.getLogger("streamer.worker")
+
+EXIT_UNREADABLE_STATE = 2
+
+
+class Recovery:
+    def __init__(
+        self,
+        board: Board,
+        watch: Watch,
+        stores: tuple[StateStore, AlertStore],
+        intake: Intake,
+        readiness: Readiness,
+        partitions: int,
+        assigned: Callable[[], set[int]],
+        clock_ms: Callable[[], int],
+    ) -> None:
+        self._board = board
+        self._watch = watch
+        self._store, self._alert_store = stores
+        self._intake = intake
+        self._readiness = readiness
+        self._partitions = partitions
+        self._assigned = assigned
+        self._clock_ms = clock_ms
+
+    async def recovered(self) -> None:
+        """Called by Faust once every table is recovered."""
+        mine = self._assigned()
+        # Sources: the input's partitions, and the repartition topic's (repartition.py).
+        sources = mine | {self._partitions + p for p in mine}
+        try:
+            self._board.restore(self._store.load(mine), sources, self._clock_ms())
+        except LayoutError as error:
+            log.critical("cannot read the persisted state: %s", error)
+            # Nothing was counted or committed: stopping here loses nothing, and a worker that
+            # ran on would misread or overwrite the state.
+            os._exit(EXIT_UNREADABLE_STATE)
+        self._watch.restore(self._alert_store.load(mine))
+        self._readiness.recovered = True
+        self._intake.open(mine)
+        log.info(
+            "state recovered for partitions %s: %d series, %d alert states",
+            sorted(mine),
+            sum(1 for _ in self._board.series()),
+            len(self._watch.states),
+        )
+
+    async def revoked(self) -> None:
+        self._readiness.recovered = False
+        await self._intake.close()

@@ -1,0 +1,39 @@
+"""The shapes the shell's parts need of Faust's objects, so each part can be built and tested
+with a stand-in: a topic to send to, a table with a changelog.
+
+Faust's own types are untyped where it matters (``send_soon`` returns a future of Any, a table's
+``data`` is an untyped mapping), so the parts name only what they use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Protocol
+
+
+class Topic(Protocol):
+    """A topic written without waiting: ``send_soon`` buffers, the producer's flush sends."""
+
+    def send_soon(
+        self,
+        *,
+        key: bytes | None = ...,
+        value: bytes | None = ...,
+        partition: int | None = ...,
+        timestamp: float | None = ...,
+    ) -> object: ...
+
+
+class Table(Protocol):
+    """A Faust table of raw bytes, written record by record to a chosen changelog partition."""
+
+    @property
+    def data(self) -> MutableMapping[bytes, bytes]: ...
+
+    def send_changelog(self, partition: int, key: bytes, value: bytes | None) -> object: ...
+
+    def on_recover(self, callback: Callable[[], Awaitable[None]]) -> object: ...
+
+
+Flush = Callable[[], Awaitable[None]]
+"""The producer's flush: what was sent soon is in Kafka when it returns."""
