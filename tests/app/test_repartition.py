@@ -1,36 +1,15 @@
 """The router: which answers are counted where they arrived, which are re-published and where."""
 
-import json
 import logging
-from collections import namedtuple
 
 from prometheus_client import CollectorRegistry
 
 from streamer.app.repartition import Router, partition_of
 from streamer.core.events import Decoder, Rejection
+from tests.app.fakes import Record, answer
+from tests.app.fakes import Topic as Republished
 
-Record = namedtuple("Record", "topic partition offset timestamp key value")
 NOW_MS = 1_800_000_000_000
-
-
-class Republished:
-    def __init__(self):
-        self.sent = []
-
-    def send_soon(self, *, key=None, value=None, partition=None, timestamp=None):
-        self.sent.append((key, value, partition, timestamp))
-
-
-def answer(event_id, touchpoint="chat", **changes):
-    event = {
-        "event_id": event_id,
-        "occurred_at": "2027-01-15T08:00:00Z",
-        "touchpoint": touchpoint,
-        "metric": "nps",
-        "score": 9,
-        "respondent_id": "person-1",
-    }
-    return json.dumps({**event, **changes}).encode()
 
 
 def make_router(partitions=4):

@@ -1,0 +1,72 @@
+"""What a scrape shows, with numbers worked from the definitions, and the consumer lag."""
+
+from collections import namedtuple
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from streamer.app.metrics import ScoreCollector, consumer_lag
+from streamer.app.settings import Settings
+from streamer.app.views import scores_snapshot
+from streamer.core.board import Board
+from streamer.core.scales import Scoring
+from tests.app.fakes import NOW_MS, answer, counted
+
+TIMELINE = Settings(windows="5m,1h").timeline()
+
+
+def scraped():
+    """3 promoters, 1 passive, 1 detractor on chat, and nothing on the 1h window's twin."""
+    board = Board(Scoring(), TIMELINE, now_ms=NOW_MS)
+    scores = [10, 9, 9, 7, 2]
+    counted(board, [answer(f"e{i}", score=s) for i, s in enumerate(scores)])
+    registry = CollectorRegistry()
+    registry.register(ScoreCollector(board, Scoring()))
+    return board, registry
+
+
+def test_nps_and_its_standard_error_from_the_definition():
+    _, registry = scraped()
+    labels = {"touchpoint": "chat", "window": "5m"}
+    # NPS = 100 (3/5 - 1/5) = 40; SE = 100 sqrt(((0.6 + 0.2) - (0.6 - 0.2)^2) / 5)
+    #     = 100 sqrt(0.128) = 35.777...
+    assert registry.get_sample_value("cx_nps", labels) == pytest.approx(40.0)
+    assert registry.get_sample_value("cx_nps_standard_error", labels) == pytest.approx(
+        35.7771, 1e-4
+    )
+    assert registry.get_sample_value("cx_responses", {**labels, "metric": "nps"}) == 5
+    assert [
+        registry.get_sample_value(name, labels)
+        for name in ("cx_promoters", "cx_passives", "cx_detractors")
+    ] == [3, 1, 1]
+    assert registry.get_sample_value("cx_csat_ratio", labels) is None, "no CSAT answers"
+
+
+def test_the_scores_view_shows_the_same_numbers():
+    board, _ = scraped()
+    [five_minutes] = [s for s in scores_snapshot(board, Scoring().ces) if s["window"] == "5m"]
+    assert five_minutes["n"] == 5
+    assert five_minutes["scores"]["nps"]["value"] == pytest.approx(40.0)
+    assert five_minutes["touchpoint"] == "chat" and five_minutes["metric"] == "nps"
+
+
+TP = namedtuple("TP", "topic partition")
+
+
+class Consumer:
+    def __init__(self, highwater):
+        self._highwater = highwater
+
+    def assignment(self):
+        return set(self._highwater)
+
+    def highwater(self, tp):
+        return self._highwater[tp]
+
+
+def test_lag_sums_the_input_and_repartition_topics_of_a_partition():
+    consumer = Consumer(
+        {TP("in", 0): 100, TP("in-repartition", 0): 50, TP("in", 1): 10, TP("other", 0): 999}
+    )
+    done = {("in", 0): 90, ("in-repartition", 0): 45, ("in", 1): 10}
+    assert consumer_lag(consumer, {"in", "in-repartition"}, done) == {0: 15, 1: 0}

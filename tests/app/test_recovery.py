@@ -1,0 +1,84 @@
+"""Recovery: the Board and alert states rebuilt from the tables for the assigned partitions,
+then the intake opened; a revocation closes it; a state it must not read stops the worker."""
+
+import asyncio
+
+import pytest
+
+from streamer.app import recovery as recovery_module
+from streamer.app.intake import Intake
+from streamer.app.readiness import Readiness
+from streamer.app.recovery import EXIT_UNREADABLE_STATE, Recovery
+from streamer.app.settings import Settings
+from streamer.app.store import AlertStore, ChangelogSeal, StateStore
+from streamer.core.board import Board
+from streamer.core.scales import Scoring
+from streamer.core.watch import Watch
+from tests.app.fakes import NOW_MS, Table, answer, counted
+
+PARTITIONS = 4
+TIMELINE = Settings(windows="5m,1h").timeline()
+
+
+async def nothing(*_):
+    return True
+
+
+def recovery(table, assigned):
+    board = Board(Scoring(), TIMELINE, now_ms=NOW_MS)
+    seal = ChangelogSeal(nothing)
+    intake = Intake({"in"}, lambda batch: None, lambda: None, nothing, nothing, 10)
+    readiness = Readiness(lambda: False)
+    part = Recovery(
+        board,
+        Watch((), TIMELINE, Scoring().ces),
+        (StateStore(table, seal, PARTITIONS), AlertStore(Table(), seal)),
+        intake,
+        readiness,
+        PARTITIONS,
+        lambda: assigned,
+        lambda: NOW_MS,
+    )
+    return part, board, intake, readiness
+
+
+def persisted():
+    """A table holding answers of partition 1 (input) and of partition 2 (repartition topic)."""
+    table = Table()
+    b = Board(Scoring(), TIMELINE, now_ms=NOW_MS)
+    counted(b, [answer("a", touchpoint="chat")], partition=1)
+    counted(b, [answer("b", touchpoint="call")], partition=PARTITIONS + 2)
+    StateStore(table, ChangelogSeal(nothing), PARTITIONS).write(b.flush(NOW_MS))
+    return table
+
+
+def touchpoints(board):
+    return {key.touchpoint: totals[0].n for key, totals in board.series()}
+
+
+def test_the_assigned_partitions_state_is_restored_then_the_intake_opens():
+    part, board, intake, readiness = recovery(persisted(), {2})
+    assert not readiness.recovered
+
+    asyncio.run(part.recovered())
+    assert touchpoints(board) == {"call": 1}, "partition 2's repartitioned answer, only"
+    assert readiness.recovered
+
+    asyncio.run(part.revoked())
+    assert not readiness.recovered
+
+
+def test_a_state_of_another_layout_stops_the_worker_before_it_counts(monkeypatch):
+    table = Table()
+    table.data[b"an old layout's key"] = b"{}"
+    part, _, _, readiness = recovery(table, {0})
+    exits = []
+
+    def exit_now(code):
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(recovery_module.os, "_exit", exit_now)
+    with pytest.raises(SystemExit):
+        asyncio.run(part.recovered())
+    assert exits == [EXIT_UNREADABLE_STATE] and not readiness.recovered
