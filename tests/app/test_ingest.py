@@ -45,7 +45,7 @@ def events(registry, outcome, reason=""):
 def test_good_answers_are_counted_and_a_retry_once():
     part, board, dead, _, registry = ingest()
     part.process(records(answer("a", score=10), answer("b", score=8), answer("a", score=10)))
-    [(key, totals)] = list(board.series())
+    [(_, totals)] = list(board.series())
     assert (totals[0].promoters, totals[0].passives, totals[0].n) == (1, 1, 2)
     assert events(registry, "accepted") == 2 and events(registry, "duplicate") == 1
     assert dead.sent == []
@@ -53,7 +53,7 @@ def test_good_answers_are_counted_and_a_retry_once():
 
 
 def test_a_bad_answer_is_dead_lettered_with_its_reason_and_position():
-    part, board, dead, _, registry = ingest()
+    part, _, dead, _, registry = ingest()
     part.process(records(answer("a"), b"{not json", answer("c", score=11)))
     letters = dead.values()
     assert [(d["reason"], d["source"]["offset"]) for d in letters] == [
@@ -73,7 +73,7 @@ def test_a_bad_answer_is_dead_lettered_with_its_reason_and_position():
 
 
 def test_an_answer_older_than_the_longest_window_is_dead_lettered_as_late():
-    part, board, dead, _, registry = ingest()
+    part, board, dead, _, _ = ingest()
     part.process(records(answer("old", occurred_at="2027-01-15T06:00:00Z")))
     [letter] = dead.values()
     assert letter["reason"] == "late" and "its bucket has expired" in letter["message"]
@@ -89,6 +89,6 @@ def test_a_diverted_answer_is_not_counted_here():
 def test_detractors_are_sent_on_for_follow_up_promoters_are_not():
     part, _, _, follow_ups, _ = ingest()
     part.process(records(answer("happy", score=10), answer("unhappy", score=3, comment="slow")))
-    [(key, value, _, _)] = follow_ups.sent
+    [(key, _, _, _)] = follow_ups.sent
     assert key == b"unhappy"
     assert follow_ups.values()[0]["comment"] == "slow"

@@ -4,6 +4,7 @@ then the intake opened; a revocation closes it; a state it must not read stops t
 import asyncio
 
 import pytest
+from faust.types import TP
 
 from streamer.app import recovery as recovery_module
 from streamer.app.intake import Intake
@@ -14,7 +15,7 @@ from streamer.app.store import AlertStore, ChangelogSeal, StateStore
 from streamer.core.board import Board
 from streamer.core.scales import Scoring
 from streamer.core.watch import Watch
-from tests.app.fakes import NOW_MS, Table, answer, counted
+from tests.app.fakes import NOW_MS, Record, Table, answer, counted
 
 PARTITIONS = 4
 TIMELINE = Settings(windows="5m,1h").timeline()
@@ -24,10 +25,10 @@ async def nothing(*_):
     return True
 
 
-def recovery(table, assigned):
+def recovery(table, assigned, processed):
     board = Board(Scoring(), TIMELINE, now_ms=NOW_MS)
     seal = ChangelogSeal(nothing)
-    intake = Intake({"in"}, lambda batch: None, lambda: None, nothing, nothing, 10)
+    intake = Intake({"in"}, processed.extend, lambda: None, nothing, nothing, 10)
     readiness = Readiness(lambda: False)
     part = Recovery(
         board,
@@ -56,22 +57,35 @@ def touchpoints(board):
     return {key.touchpoint: totals[0].n for key, totals in board.series()}
 
 
-def test_the_assigned_partitions_state_is_restored_then_the_intake_opens():
-    part, board, intake, readiness = recovery(persisted(), {2})
-    assert not readiness.recovered
+def test_the_assigned_partitions_state_is_restored_then_their_input_is_taken():
+    processed = []
+    part, board, intake, readiness = recovery(persisted(), {2}, processed)
+    one, two = (Record("in", p, 0, NOW_MS, b"k", answer(str(p))) for p in (1, 2))
+    fetched = {TP("in", 1): [one], TP("in", 2): [two]}
 
-    asyncio.run(part.recovered())
+    async def fetch():
+        return dict(fetched)
+
+    async def scenario():
+        runner = asyncio.create_task(intake.run())
+        await intake.wrap(fetch)()  # before recovery: dropped, Faust reads it again later
+        await part.recovered()
+        await intake.wrap(fetch)()
+        await asyncio.sleep(0.01)
+        await part.revoked()
+        runner.cancel()
+
+    assert not readiness.recovered
+    asyncio.run(scenario())
     assert touchpoints(board) == {"call": 1}, "partition 2's repartitioned answer, only"
-    assert readiness.recovered
-
-    asyncio.run(part.revoked())
-    assert not readiness.recovered
+    assert processed == [two], "the assigned partition's records, once recovered"
+    assert not readiness.recovered, "revoked"
 
 
 def test_a_state_of_another_layout_stops_the_worker_before_it_counts(monkeypatch):
     table = Table()
     table.data[b"an old layout's key"] = b"{}"
-    part, _, _, readiness = recovery(table, {0})
+    part, _, _, readiness = recovery(table, {0}, [])
     exits = []
 
     def exit_now(code):

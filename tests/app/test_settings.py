@@ -2,9 +2,9 @@ import socket
 
 import pytest
 
+from streamer.app.config import data_dir
 from streamer.app.kafka import client_options
 from streamer.app.settings import KafkaSettings, Settings, SettingsError, load_settings
-from streamer.app.config import data_dir
 from streamer.core.scales import CES_5, CSAT_7, Scale
 
 
