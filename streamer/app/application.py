@@ -47,13 +47,14 @@ def build_app(config: Config) -> StreamerApp:
     return app
 
 
-def counted_topic(app: faust.App, name: str, partitions: int) -> Any:
+def counted_topic(app: faust.App, name: str, partitions: int) -> Topic:
     """An input topic whose records the intake takes (``streamer.app.intake``). Subscribed for
     the assignment: the tables follow the input's partitions, and Faust co-partitions topics of
     equal partition counts."""
     topic = app.topic(name, key_serializer="raw", value_serializer="raw", partitions=partitions)
     app.topics.add(topic)
-    return topic
+    typed: Topic = topic
+    return typed
 
 
 def output_topic(app: faust.App, name: str) -> Topic:

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 import orjson
 
 from streamer.app.deadletter import dead_letter
 from streamer.app.metrics import WorkerMetrics
-from streamer.app.seams import Topic
+from streamer.app.seams import Message, Topic
 from streamer.core.board import Board, Sourced
 from streamer.core.durations import format_duration_ms
 from streamer.core.events import Decoder, Rejection, SurveyResponse
 from streamer.core.ledger import Outcome
 from streamer.core.scales import Scoring
-
-
-class Message(Protocol):
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int | None
-    """Milliseconds since the epoch (aiokafka's ConsumerRecord)."""
-    key: bytes | None
-    value: bytes | None
 
 
 class Ingest:

@@ -28,6 +28,8 @@ from typing import Any
 
 from faust.types import TP
 
+from streamer.app.seams import Message
+
 log = logging.getLogger("streamer.intake")
 
 
@@ -35,7 +37,7 @@ class Intake:
     def __init__(
         self,
         topics: Collection[str],
-        process: Callable[[list[Any]], None],
+        process: Callable[[list[Message]], None],
         persist: Callable[[], None],
         seal: Callable[[], Awaitable[None]],
         commit: Callable[[dict[TP, int]], Awaitable[bool]],
@@ -56,7 +58,7 @@ class Intake:
         """Offsets processed since the last commit."""
         self._capacity = 2 * batch_max
         """Records held before the fetcher waits: memory stays bounded under any backlog."""
-        self._queue: deque[Sequence[Any]] = deque()
+        self._queue: deque[Sequence[Message]] = deque()
         self._held = 0
         self._arrived = asyncio.Event()
         self._room = asyncio.Event()
@@ -78,7 +80,7 @@ class Intake:
 
         return getmany_diverted
 
-    async def _put(self, partition: int, records: Sequence[Any]) -> None:
+    async def _put(self, partition: int, records: Sequence[Message]) -> None:
         while self._open and self._held >= self._capacity:
             self._room.clear()
             await self._room.wait()
@@ -112,8 +114,8 @@ class Intake:
                 if batch:
                     await self._handle(batch)
 
-    def _take(self) -> list[Any]:
-        batch: list[Any] = []
+    def _take(self) -> list[Message]:
+        batch: list[Message] = []
         while self._queue and len(batch) < self._batch_max:
             batch.extend(self._queue.popleft())
         self._held -= len(batch)
@@ -128,7 +130,7 @@ class Intake:
             if self._open and self._clock() - self._committed_at >= self._interval_s:
                 await self._commit_now()
 
-    async def _handle(self, batch: list[Any]) -> None:
+    async def _handle(self, batch: list[Message]) -> None:
         self._process(batch)
         for record in batch:
             self._positions[TP(record.topic, record.partition)] = record.offset + 1

@@ -8,11 +8,12 @@ Counts are exported next to the scores so that PromQL can re-aggregate across to
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import Metric
 
+from streamer.app.seams import Consumer
 from streamer.core.board import Board
 from streamer.core.scales import CesPolicy, Scoring
 from streamer.core.scores import KINDS, Estimate, ScoreKind, estimate
@@ -117,7 +118,7 @@ class LagCollector:
 
 
 def consumer_lag(
-    consumer: Any, topics: Collection[str], next_offset: Mapping[tuple[str, int], int]
+    consumer: Consumer, topics: Collection[str], next_offset: Mapping[tuple[str, int], int]
 ) -> dict[int, int]:
     """Per partition: messages not yet processed on ``topics`` (the input and repartition
     topics, whose partitions are owned together)."""

@@ -29,13 +29,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiokafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry, Counter
 
-from streamer.app.ingest import Message
-from streamer.app.seams import Flush, Topic
+from streamer.app.seams import Flush, Message, Topic
 from streamer.core.events import SurveyResponse
 from streamer.export import names
 
@@ -113,7 +112,7 @@ class Router:
         )
         self.homes = Homes(max_touchpoints, conflicts)
 
-    def process(self, batch: Sequence[Any]) -> None:
+    def process(self, batch: Sequence[Message]) -> None:
         fresh = [m for m in batch if m.topic == self._input]
         rekeyed = [m for m in batch if m.topic != self._input]
         if fresh:

@@ -1,5 +1,5 @@
 """The shapes the shell's parts need of Faust's objects, so each part can be built and tested
-with a stand-in: a topic to send to, a table with a changelog.
+with a stand-in: a fetched record, a topic to send to, a table with a changelog, the consumer.
 
 Faust's own types are untyped where it matters (``send_soon`` returns a future of Any, a table's
 ``data`` is an untyped mapping), so the parts name only what they use.
@@ -7,8 +7,22 @@ Faust's own types are untyped where it matters (``send_soon`` returns a future o
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Set
 from typing import Protocol
+
+from faust.types import TP
+
+
+class Message(Protocol):
+    """A fetched record: the fields of aiokafka's ConsumerRecord the shell reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int | None
+    """Milliseconds since the epoch."""
+    key: bytes | None
+    value: bytes | None
 
 
 class Topic(Protocol):
@@ -33,6 +47,14 @@ class Table(Protocol):
     def send_changelog(self, partition: int, key: bytes, value: bytes | None) -> object: ...
 
     def on_recover(self, callback: Callable[[], Awaitable[None]]) -> object: ...
+
+
+class Consumer(Protocol):
+    """What the lag gauge reads of Faust's consumer."""
+
+    def assignment(self) -> Set[TP]: ...
+
+    def highwater(self, tp: TP) -> int | None: ...
 
 
 Flush = Callable[[], Awaitable[None]]

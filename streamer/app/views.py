@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 import faust
+from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from streamer.app.metrics import readouts, series_labels
@@ -46,19 +47,19 @@ def register_views(
     readiness: Readiness,
 ) -> None:
     @app.page("/metrics")
-    async def metrics(web: Any, request: Any) -> Any:
+    async def metrics(view: View, request: Request) -> Response:
         # As a header: aiohttp refuses a charset inside its content_type argument.
-        return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return view.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/scores")
-    async def scores(web: Any, request: Any) -> Any:
-        return web.json({"now_ms": board.now_ms, "series": scores_snapshot(board, ces)})
+    async def scores(view: View, request: Request) -> Response:
+        return view.json({"now_ms": board.now_ms, "series": scores_snapshot(board, ces)})
 
     @app.page("/healthz")
-    async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"status": "alive"})
+    async def healthz(view: View, request: Request) -> Response:
+        return view.json({"status": "alive"})
 
     @app.page("/readyz")
-    async def readyz(web: Any, request: Any) -> Any:
+    async def readyz(view: View, request: Request) -> Response:
         body = readiness.report()
-        return web.json(body, status=200 if body["ready"] else 503)
+        return view.json(body, status=200 if body["ready"] else 503)
