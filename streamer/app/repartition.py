@@ -8,7 +8,7 @@ with the input's partition count, and counted from there; the worker subscribes 
 which Faust's assignor co-partitions (same partition numbers to the same worker), so the
 repartition topic's partition ``p`` is counted beside input partition ``p``.
 
-The input is decoded once: ``Ingest.process`` asks the router about each valid input answer
+The input is decoded once: ``Batches.process`` asks the router about each valid input answer
 (rejected ones are dead-lettered from the input). An answer keyed by its touchpoint is counted
 where it arrived, whatever the producer's
 partitioner (librdkafka clients hash with CRC32, Java and aiokafka with murmur2: each is
@@ -42,7 +42,7 @@ log = logging.getLogger("streamer.repartition")
 
 
 class Count(Protocol):
-    """``Ingest.process``."""
+    """``Batches.process``."""
 
     def __call__(
         self,

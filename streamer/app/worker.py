@@ -3,7 +3,7 @@
 The data path, top to bottom:
 
     fetched records -> Intake (bulk, under Faust's per-message path)
-      -> Router (answers not keyed by touchpoint are re-published keyed) -> Ingest (decode,
+      -> Router (answers not keyed by touchpoint are re-published keyed) -> Batches (decode,
          dead-letter, count into the Board) -> StateStore (log records, at each commit)
     timer -> AlertLoop.tick (windows to now, rules, alert states) -> AlertStore, Dispatch
     scrape -> ScoreCollector (windows read at scrape time)
@@ -24,10 +24,10 @@ from prometheus_client import CollectorRegistry
 
 from streamer.app import application
 from streamer.app.alertloop import AlertLoop
+from streamer.app.batches import Batches
 from streamer.app.buildinfo import register_build_metrics
 from streamer.app.config import Config, data_dir, resolve, rules_of
 from streamer.app.faust_hooks import commit
-from streamer.app.ingest import Ingest
 from streamer.app.intake import Intake
 from streamer.app.logs import configure_logging
 from streamer.app.metrics import LagCollector, ScoreCollector, WorkerMetrics, consumer_lag
@@ -83,7 +83,7 @@ class Worker:
             application.changelog_table(app, config, BUCKETS_TABLE), seal, config.partitions
         )
         alert_store = AlertStore(application.changelog_table(app, config, ALERTS_TABLE), seal)
-        self.ingest = Ingest(
+        self.batches = Batches(
             self.board,
             Decoder(config.scoring, s.limits()),
             application.output_topic(app, s.dlq_topic),
@@ -100,7 +100,7 @@ class Worker:
             s.input_topic,
             config.partitions,
             application.counted_topic(app, config.repartition_topic, config.partitions),
-            self.ingest.process,
+            self.batches.process,
             app.producer.flush,
             self.registry,
             s.max_series,
@@ -141,7 +141,9 @@ class Worker:
         )
         self.registry.register(ScoreCollector(self.board, config.scoring))
         self.registry.register(
-            LagCollector(lambda: consumer_lag(app.consumer, config.topics, self.ingest.next_offset))
+            LagCollector(
+                lambda: consumer_lag(app.consumer, config.topics, self.batches.next_offset)
+            )
         )
         _connect(app, config, store, recovery, intake, alerts, seal, dispatch)
         register_views(app, self.registry, self.board, config.scoring.ces, self.readiness)

@@ -17,7 +17,7 @@ def make_router(partitions=4):
     decoder = Decoder()
 
     def count(messages, source_base, divert):
-        """What Ingest.process does with a batch: the offsets it keeps (counted or
+        """What Batches.process does with a batch: the offsets it keeps (counted or
         dead-lettered), and the source they are counted under."""
         kept = []
         for message in messages:

@@ -1,11 +1,11 @@
-"""One batch through Ingest: good answers counted, bad and late ones dead-lettered at their input
+"""One batch through Batches: good answers counted, bad and late ones dead-lettered at their input
 position with the reason, retries counted once, unhappy answers sent on for follow-up."""
 
 import base64
 
 from prometheus_client import CollectorRegistry
 
-from streamer.app.ingest import Ingest
+from streamer.app.batches import Batches
 from streamer.app.metrics import WorkerMetrics
 from streamer.app.settings import Settings
 from streamer.core.board import Board
@@ -16,11 +16,11 @@ from tests.app.fakes import NOW_MS, Record, Topic, answer
 TIMELINE = Settings(windows="5m,1h").timeline()
 
 
-def ingest():
+def batches():
     registry = CollectorRegistry()
     board = Board(Scoring(), TIMELINE, now_ms=NOW_MS)
     dead, follow_ups = Topic(), Topic()
-    part = Ingest(
+    part = Batches(
         board,
         Decoder(),
         dead,
@@ -43,7 +43,7 @@ def events(registry, outcome, reason=""):
 
 
 def test_good_answers_are_counted_and_a_retry_once():
-    part, board, dead, _, registry = ingest()
+    part, board, dead, _, registry = batches()
     part.process(records(answer("a", score=10), answer("b", score=8), answer("a", score=10)))
     [(_, totals)] = list(board.series())
     assert (totals[0].promoters, totals[0].passives, totals[0].n) == (1, 1, 2)
@@ -53,7 +53,7 @@ def test_good_answers_are_counted_and_a_retry_once():
 
 
 def test_a_bad_answer_is_dead_lettered_with_its_reason_and_position():
-    part, _, dead, _, registry = ingest()
+    part, _, dead, _, registry = batches()
     part.process(records(answer("a"), b"{not json", answer("c", score=11)))
     letters = dead.values()
     assert [(d["reason"], d["source"]["offset"]) for d in letters] == [
@@ -73,7 +73,7 @@ def test_a_bad_answer_is_dead_lettered_with_its_reason_and_position():
 
 
 def test_an_answer_older_than_the_longest_window_is_dead_lettered_as_late():
-    part, board, dead, _, _ = ingest()
+    part, board, dead, _, _ = batches()
     part.process(records(answer("old", occurred_at="2027-01-15T06:00:00Z")))
     [letter] = dead.values()
     assert letter["reason"] == "late" and "its bucket has expired" in letter["message"]
@@ -81,13 +81,13 @@ def test_an_answer_older_than_the_longest_window_is_dead_lettered_as_late():
 
 
 def test_a_diverted_answer_is_not_counted_here():
-    part, board, dead, _, _ = ingest()
+    part, board, dead, _, _ = batches()
     part.process(records(answer("a")), divert=lambda message, response: True)
     assert list(board.series()) == [] and dead.sent == []
 
 
 def test_detractors_are_sent_on_for_follow_up_promoters_are_not():
-    part, _, _, follow_ups, _ = ingest()
+    part, _, _, follow_ups, _ = batches()
     part.process(records(answer("happy", score=10), answer("unhappy", score=3, comment="slow")))
     [(key, _, _, _)] = follow_ups.sent
     assert key == b"unhappy"

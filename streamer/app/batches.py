@@ -9,14 +9,14 @@ import orjson
 from streamer.app.deadletter import dead_letter
 from streamer.app.metrics import WorkerMetrics
 from streamer.app.seams import Message, Topic
-from streamer.core.board import Board, Sourced
+from streamer.core.board import Board, Ingested, Sourced
 from streamer.core.durations import format_duration_ms
 from streamer.core.events import Decoder, Rejection, SurveyResponse
 from streamer.core.ledger import Outcome
 from streamer.core.scales import Scoring
 
 
-class Ingest:
+class Batches:
     def __init__(
         self,
         board: Board,
@@ -51,8 +51,23 @@ class Ingest:
         input's. A valid answer for which ``divert`` returns True was re-published to be
         counted elsewhere, not here (see ``streamer.app.repartition``)."""
         now_ms = self._clock_ms()
+        answers = self._decoded(messages, source_base, divert, now_ms)
+        counted = self._board.ingest(answers, now_ms)
+        if counted.late:
+            self._dead_letter_late(messages, source_base, counted.late)
+        if self._follow_ups is not None:
+            self._follow_up(self._follow_ups, counted.accepted)
+        self._observe(messages, answers, counted)
+
+    def _decoded(
+        self,
+        messages: Sequence[Message],
+        source_base: int,
+        divert: Callable[[Message, SurveyResponse], bool] | None,
+        now_ms: int,
+    ) -> list[Sourced]:
+        """The valid answers to count here; rejections are dead-lettered on the way."""
         answers: list[Sourced] = []
-        newest_ms = None
         rejected = self._metrics.events
         late = self._board.timeline.is_late
         for message in messages:
@@ -68,27 +83,35 @@ class Ingest:
                 or not divert(message, result)
             ):
                 answers.append(Sourced(message.partition + source_base, message.offset, result))
-                if newest_ms is None or result.occurred_at_ms > newest_ms:
-                    newest_ms = result.occurred_at_ms
             self.next_offset[(message.topic, message.partition)] = message.offset + 1
-        ingested = self._board.ingest(answers, now_ms)
-        if ingested.late:
-            by_position = {(m.partition + source_base, m.offset): m for m in messages}
-            horizon = format_duration_ms(self._board.timeline.horizon_ms)
-            for answer in ingested.late:
-                self._dead_letter(
-                    by_position[(answer.partition, answer.offset)],
-                    Outcome.LATE.value,
-                    f"occurred_at is older than the longest window plus the grace period "
-                    f"({horizon}): its bucket has expired",
-                )
-        if self._follow_ups is not None:
-            for answer in ingested.accepted:
-                r = answer.response
-                if self._scoring.is_unhappy(r.metric, r.scale, r.score):
-                    self._follow_ups.send_soon(key=r.event_id.encode(), value=follow_up(r))
-        for outcome, count in ingested.outcomes.items():
+        return answers
+
+    def _dead_letter_late(
+        self, messages: Sequence[Message], source_base: int, late: Sequence[Sourced]
+    ) -> None:
+        by_position = {(m.partition + source_base, m.offset): m for m in messages}
+        horizon = format_duration_ms(self._board.timeline.horizon_ms)
+        for answer in late:
+            self._dead_letter(
+                by_position[(answer.partition, answer.offset)],
+                Outcome.LATE.value,
+                f"occurred_at is older than the longest window plus the grace period "
+                f"({horizon}): its bucket has expired",
+            )
+
+    def _follow_up(self, topic: Topic, accepted: Sequence[Sourced]) -> None:
+        for answer in accepted:
+            r = answer.response
+            if self._scoring.is_unhappy(r.metric, r.scale, r.score):
+                topic.send_soon(key=r.event_id.encode(), value=follow_up(r))
+
+    def _observe(
+        self, messages: Sequence[Message], answers: Sequence[Sourced], counted: Ingested
+    ) -> None:
+        """Outcomes, the newest event time, and how long the batch waited in Kafka."""
+        for outcome, count in counted.outcomes.items():
             self._metrics.events.labels(outcome.value, "").inc(count)
+        newest_ms = max((a.response.occurred_at_ms for a in answers), default=None)
         if newest_ms is not None and (self._newest_ms is None or newest_ms > self._newest_ms):
             self._newest_ms = newest_ms
             self._metrics.last_event.set(newest_ms / 1000)
