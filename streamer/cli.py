@@ -59,6 +59,7 @@ def _rules_export(args: argparse.Namespace) -> int:
 
 def _backtest(args: argparse.Namespace) -> int:
     from streamer import backtest
+    from streamer.app.config import resolve
     from streamer.app.settings import Settings
 
     settings = Settings()
@@ -73,13 +74,16 @@ def _backtest(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"{path}: no such file", file=sys.stderr)
         return 1
-    scoring = settings.scoring()
+    # The worker's own configuration: the same timeline, with the hourly reach its calendar
+    # baselines need.
+    config = resolve(settings, rules=rules)
+    scoring = config.scoring
     report = backtest.Report()
     answers = backtest.decode_file(path, scoring, report)
     backtest.backtest(
         answers,
         rules,
-        settings.timeline(),
+        config.timeline,
         scoring,
         settings.breakdowns(),
         settings.max_series,
