@@ -64,7 +64,7 @@ def test_rules_check_reports_yaml_syntax_with_its_line(tmp_path: Path):
 
 
 def test_the_shipped_rules_are_valid(monkeypatch):
-    deploy = Path(__file__).parents[2] / "deploy"
+    deploy = Path(__file__).parents[1] / "deploy"
     assert main(["rules", "check", str(deploy / "rules.example.yaml")]) == 0
     demo = str(deploy / "rules.demo.yaml")
     assert main(["rules", "check", "--windows", "1m,5m,1h,24h,7d", demo]) == 0
