@@ -20,7 +20,8 @@ import orjson
 
 from bench.report import save
 from streamer.core.board import Board, Sourced
-from streamer.core.events import Decoder, SurveyResponse
+from streamer.core.decoder import Decoder
+from streamer.core.events import SurveyResponse
 from streamer.core.scales import Scoring
 from streamer.core.series import parse_breakdowns
 from streamer.core.tally import Tallier

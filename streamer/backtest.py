@@ -20,11 +20,13 @@ import orjson
 
 from streamer.core.alerting import Alert, Status
 from streamer.core.board import Board, Sourced
-from streamer.core.events import Decoder, Rejection, SurveyResponse, format_timestamp_ms
+from streamer.core.decoder import Decoder
+from streamer.core.events import Rejection, SurveyResponse
 from streamer.core.monitor import Monitor
 from streamer.core.rules import Rule
 from streamer.core.scales import Scoring
 from streamer.core.series import Breakdown
+from streamer.core.timestamps import format_timestamp_ms
 from streamer.core.watch import Watch
 from streamer.core.window import Timeline
 from streamer.traffic.files import read_events

@@ -10,8 +10,9 @@ from streamer.app.deadletter import dead_letter
 from streamer.app.metrics import WorkerMetrics
 from streamer.app.seams import Message, Topic
 from streamer.core.board import Board, Ingested, Sourced
+from streamer.core.decoder import Decoder
 from streamer.core.durations import format_duration_ms
-from streamer.core.events import Decoder, Rejection, SurveyResponse
+from streamer.core.events import Rejection, SurveyResponse
 from streamer.core.ledger import Outcome
 from streamer.core.scales import Scoring
 

@@ -13,7 +13,7 @@ from typing import IO
 import orjson
 
 from streamer.app.settings import LogFormat, LogLevel
-from streamer.core.events import format_timestamp_ms
+from streamer.core.timestamps import format_timestamp_ms
 
 
 class JsonFormatter(logging.Formatter):

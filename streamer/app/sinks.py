@@ -50,10 +50,10 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from streamer.core.alerting import Alert, AlertState, Status
-from streamer.core.events import format_timestamp_ms
 from streamer.core.rules import Drop, Rule, Threshold
 from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
+from streamer.core.timestamps import format_timestamp_ms
 from streamer.export import names
 
 log = logging.getLogger("streamer.alerts")

@@ -67,7 +67,7 @@ class Dispatcher:
 def counted(board, answers, partition=0, now_ms=NOW_MS):
     """``answers`` (encoded events) counted by ``board`` as records of ``partition``."""
     from streamer.core.board import Sourced
-    from streamer.core.events import Decoder
+    from streamer.core.decoder import Decoder
 
     decoder = Decoder()
     board.ingest(

@@ -9,7 +9,7 @@ from streamer.app.batches import Batches
 from streamer.app.metrics import WorkerMetrics
 from streamer.app.settings import Settings
 from streamer.core.board import Board
-from streamer.core.events import Decoder
+from streamer.core.decoder import Decoder
 from streamer.core.scales import Scoring
 from tests.app.fakes import NOW_MS, Record, Topic, answer
 

@@ -5,7 +5,8 @@ import logging
 from prometheus_client import CollectorRegistry
 
 from streamer.app.repartition import Router, partition_of
-from streamer.core.events import Decoder, Rejection
+from streamer.core.decoder import Decoder
+from streamer.core.events import Rejection
 from tests.app.fakes import Record, answer
 from tests.app.fakes import Topic as Republished
 

@@ -43,4 +43,4 @@ def test_core_module_imports_nothing_impure(module):
 
 
 def test_the_check_sees_imports():
-    assert "orjson" in imported_modules(CORE / "events.py")
+    assert "orjson" in imported_modules(CORE / "decoder.py")

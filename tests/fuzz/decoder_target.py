@@ -13,7 +13,8 @@ from collections import Counter
 import atheris
 
 with atheris.instrument_imports():
-    from streamer.core.events import Decoder, Rejection, SurveyResponse
+    from streamer.core.decoder import Decoder
+    from streamer.core.events import Rejection, SurveyResponse
 
 NOW_MS = 1_795_341_600_000  # 2026-11-22T10:00:00Z
 DECODER = Decoder()
