@@ -27,9 +27,9 @@ from pathlib import Path
 from bench.report import save
 from streamer.backtest import Report, backtest
 from streamer.core.alerting import Status
+from streamer.core.durations import parse_false_alarms
 from streamer.core.events import SurveyResponse
 from streamer.core.rules import Rule
-from streamer.core.ruleset import parse_false_alarms
 from streamer.core.scales import CES_7, CSAT_5, NPS_SCALE, Metric, Scoring
 from streamer.core.scores import ScoreKind
 from streamer.core.sequential import limit, reference

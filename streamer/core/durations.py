@@ -1,4 +1,5 @@
-"""Durations as operators write them (``5m``, ``1h``, ``7d``), held as integer milliseconds."""
+"""Durations as operators write them (``5m``, ``1h``, ``7d``), and false-alarm budgets as rates
+(``1/quarter``), held as integer milliseconds."""
 
 from __future__ import annotations
 
@@ -24,3 +25,30 @@ def format_duration_ms(ms: int) -> str:
         if ms % _UNIT_MS[unit] == 0:
             return f"{ms // _UNIT_MS[unit]}{unit}"
     return f"{ms}ms"
+
+
+_PERIODS_MS = {
+    "hour": 3_600_000,
+    "day": 86_400_000,
+    "week": 7 * 86_400_000,
+    "month": 30 * 86_400_000,
+    "quarter": 91 * 86_400_000,
+    "year": 365 * 86_400_000,
+}
+
+
+def parse_false_alarms(text: str) -> int:
+    """``"1/quarter"``, ``"2/year"`` or ``"1/30d"`` -> one false alarm allowed per that many ms."""
+    count, slash, period = str(text).partition("/")
+    period = period.strip()
+    try:
+        times = int(count.strip()) if slash else 0
+        period_ms = _PERIODS_MS.get(period) or parse_duration_ms(period)
+    except ValueError:
+        times = 0
+    if times < 1:
+        raise ValueError(
+            "expected a count per period like 1/quarter, 2/year or 1/30d "
+            f"(periods: {', '.join(_PERIODS_MS)} or a duration), got {text!r}"
+        )
+    return period_ms // times

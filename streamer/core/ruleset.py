@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from streamer.core.durations import format_duration_ms, parse_duration_ms
+from streamer.core.durations import format_duration_ms, parse_duration_ms, parse_false_alarms
 from streamer.core.events import DIMENSIONS
 from streamer.core.rules import Calendar, Drop, Rule, Selector, Threshold
 from streamer.core.scores import ScoreKind
@@ -62,33 +62,8 @@ _CALENDAR_KEYS = {"same_hour_last_weeks", "timezone"}
 _SCORES = {kind.value: kind for kind in ScoreKind}
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 """What Alertmanager accepts as a label or annotation name."""
-_PERIODS_MS = {
-    "hour": 3_600_000,
-    "day": 86_400_000,
-    "week": 7 * 86_400_000,
-    "month": 30 * 86_400_000,
-    "quarter": 91 * 86_400_000,
-    "year": 365 * 86_400_000,
-}
 Windows = Mapping[str, int]
 """The configured windows: label -> length in ms."""
-
-
-def parse_false_alarms(text: str) -> int:
-    """``"1/quarter"``, ``"2/year"`` or ``"1/30d"`` -> one false alarm allowed per that many ms."""
-    count, slash, period = str(text).partition("/")
-    period = period.strip()
-    try:
-        times = int(count.strip()) if slash else 0
-        period_ms = _PERIODS_MS.get(period) or parse_duration_ms(period)
-    except ValueError:
-        times = 0
-    if times < 1:
-        raise ValueError(
-            "expected a count per period like 1/quarter, 2/year or 1/30d "
-            f"(periods: {', '.join(_PERIODS_MS)} or a duration), got {text!r}"
-        )
-    return period_ms // times
 
 
 class RulesError(ValueError):

@@ -1,6 +1,6 @@
 import pytest
 
-from streamer.core.durations import format_duration_ms, parse_duration_ms
+from streamer.core.durations import format_duration_ms, parse_duration_ms, parse_false_alarms
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,22 @@ def test_parse_refuses(text):
 def test_format(ms, text):
     assert format_duration_ms(ms) == text
     assert parse_duration_ms(text) == ms
+
+
+@pytest.mark.parametrize(
+    ("text", "every_ms"),
+    [
+        ("1/quarter", 91 * 24 * 3_600_000),  # 91 days
+        ("2/year", 365 * 24 * 3_600_000 // 2),  # one every 182.5 days
+        ("1/30d", 30 * 24 * 3_600_000),
+        ("4/week", 7 * 24 * 3_600_000 // 4),
+    ],
+)
+def test_false_alarm_budgets_read_as_one_per_period(text, every_ms):
+    assert parse_false_alarms(text) == every_ms
+
+
+@pytest.mark.parametrize("text", ["rarely", "0/year", "1/", "/year", "1/fortnight", "-1/day"])
+def test_false_alarm_budgets_refused(text):
+    with pytest.raises(ValueError, match="expected a count per period"):
+        parse_false_alarms(text)
