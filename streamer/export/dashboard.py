@@ -11,50 +11,27 @@ from typing import Any
 
 from streamer.core.scales import CesPolicy
 from streamer.export import names
+from streamer.export.grafana import DATASOURCE, Layout, field_defaults, steps, target, timeseries
 from streamer.export.recording import record, series
 
 UID = "streamer-cx"
-DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 WINDOWS = ("5m", "1h", "24h", "7d")
 _PER_TOUCHPOINT = (f'{names.TOUCHPOINT}=~"$touchpoint"', f'{names.WINDOW}="$window"')
-_WIDTH = 24
-
-
-def _target(ref: str, expr: str, legend: str) -> dict[str, Any]:
-    return {"refId": ref, "datasource": DATASOURCE, "expr": expr, "legendFormat": legend}
-
-
-def _steps(*steps: tuple[str, float | None]) -> dict[str, Any]:
-    return {"mode": "absolute", "steps": [{"color": c, "value": v} for c, v in steps]}
-
-
-def _scale(
-    unit: str, low: float, high: float, thresholds: dict[str, Any], decimals: int
-) -> dict[str, Any]:
-    """fieldConfig defaults of a score panel."""
-    return {
-        "unit": unit,
-        "min": low,
-        "max": high,
-        "decimals": decimals,
-        "thresholds": thresholds,
-        "custom": {"thresholdsStyle": {"mode": "dashed"}},
-    }
 
 
 def _scales(ces: CesPolicy) -> dict[str, dict[str, Any]]:
-    share = _steps(("red", None), ("yellow", 0.7), ("green", 0.8))
+    share = steps(("red", None), ("yellow", 0.7), ("green", 0.8))
     if ces.higher_is_easier:
-        effort = _steps(("red", None), ("green", ces.agree_from))
+        effort = steps(("red", None), ("green", ces.agree_from))
     else:
-        effort = _steps(("green", None), ("red", ces.agree_to + 1))
+        effort = steps(("green", None), ("red", ces.agree_to + 1))
     return {
-        names.NPS: _scale(
-            "none", -100, 100, _steps(("red", None), ("yellow", 0), ("green", 30)), 0
+        names.NPS: field_defaults(
+            "none", -100, 100, steps(("red", None), ("yellow", 0), ("green", 30)), 0
         ),
-        names.CSAT: _scale("percentunit", 0, 1, share, 1),
-        names.CES_MEAN: _scale("none", ces.scale.low, ces.scale.high, effort, 2),
-        names.CES_AGREE_RATIO: _scale("percentunit", 0, 1, share, 1),
+        names.CSAT: field_defaults("percentunit", 0, 1, share, 1),
+        names.CES_MEAN: field_defaults("none", ces.scale.low, ces.scale.high, effort, 2),
+        names.CES_AGREE_RATIO: field_defaults("percentunit", 0, 1, share, 1),
     }
 
 
@@ -64,41 +41,6 @@ _TITLES = {
     names.CES_MEAN: "CES mean",
     names.CES_AGREE_RATIO: "CES agree (easy)",
 }
-
-
-class _Layout:
-    """Places panels left to right, wrapping at Grafana's 24 columns."""
-
-    def __init__(self) -> None:
-        self.panels: list[dict[str, Any]] = []
-        self.x = self.y = self.height = 0
-
-    def add(self, panel: dict[str, Any], width: int = 12, height: int = 8) -> None:
-        if self.x + width > _WIDTH:
-            self.x, self.y = 0, self.y + self.height
-        grid = {"x": self.x, "y": self.y, "w": width, "h": height}
-        self.panels.append({"id": len(self.panels) + 1, **panel, "gridPos": grid})
-        self.x, self.height = self.x + width, height
-
-    def row(self, title: str, repeat: str) -> None:
-        """A row repeated per value of a variable, holding the panels added after it."""
-        row = {"type": "row", "title": title, "collapsed": False, "panels": [], "repeat": repeat}
-        self.x = _WIDTH
-        self.add(row, _WIDTH, 1)
-        self.x = _WIDTH
-
-
-def _timeseries(
-    title: str, targets: list[dict[str, Any]], description: str = "", **extra: Any
-) -> dict[str, Any]:
-    return {
-        "type": "timeseries",
-        "title": title,
-        "description": description,
-        "datasource": DATASOURCE,
-        "targets": targets,
-        **extra,
-    }
 
 
 def _band(name: str, scale: dict[str, Any]) -> dict[str, Any]:
@@ -113,12 +55,12 @@ def _band(name: str, scale: dict[str, Any]) -> dict[str, Any]:
         properties += [{"id": k, "value": v} for k, v in extra.items()]
         return {"matcher": {"id": "byName", "options": legend}, "properties": properties}
 
-    return _timeseries(
+    return timeseries(
         f"{_TITLES[name]}, 95% interval",
         [
-            _target("A", series(name, *_PER_TOUCHPOINT), _TITLES[name]),
-            _target("B", series(name + names.LOWER, *_PER_TOUCHPOINT), "lower"),
-            _target("C", series(name + names.UPPER, *_PER_TOUCHPOINT), "upper"),
+            target("A", series(name, *_PER_TOUCHPOINT), _TITLES[name]),
+            target("B", series(name + names.LOWER, *_PER_TOUCHPOINT), "lower"),
+            target("C", series(name + names.UPPER, *_PER_TOUCHPOINT), "upper"),
         ],
         fieldConfig={
             "defaults": scale,
@@ -166,22 +108,22 @@ def _variables() -> list[dict[str, Any]]:
 
 def dashboard(ces: CesPolicy | None = None) -> dict[str, Any]:
     scales = _scales(ces or CesPolicy())
-    layout = _Layout()
+    layout = Layout()
     for name in names.SCORES.values():
         layout.add(
-            _timeseries(
+            timeseries(
                 f"{_TITLES[name]} by touchpoint",
-                [_target("A", series(name, *_PER_TOUCHPOINT), "{{touchpoint}}")],
+                [target("A", series(name, *_PER_TOUCHPOINT), "{{touchpoint}}")],
                 names.HELP[name] + ". Absent while the window has no answers.",
                 fieldConfig={"defaults": scales[name], "overrides": []},
             )
         )
     window = f'{names.WINDOW}="$window"'
     layout.add(
-        _timeseries(
+        timeseries(
             "Responses in the window",
             [
-                _target(
+                target(
                     "A",
                     f"sum by (touchpoint, metric) ({series(names.RESPONSES, *_PER_TOUCHPOINT)})",
                     "{{touchpoint}} {{metric}}",
@@ -190,12 +132,12 @@ def dashboard(ces: CesPolicy | None = None) -> dict[str, Any]:
         )
     )
     layout.add(
-        _timeseries(
+        timeseries(
             "All touchpoints (re-aggregated from counts)",
             [
-                _target("A", f"{record(names.WINDOW, names.NPS)}{{{window}}}", "NPS"),
-                _target("B", f"100 * {record(names.WINDOW, names.CSAT)}{{{window}}}", "CSAT %"),
-                _target(
+                target("A", f"{record(names.WINDOW, names.NPS)}{{{window}}}", "NPS"),
+                target("B", f"100 * {record(names.WINDOW, names.CSAT)}{{{window}}}", "CSAT %"),
+                target(
                     "C",
                     f"100 * {record(names.WINDOW, names.CES_AGREE_RATIO)}{{{window}}}",
                     "CES agree %",
@@ -209,15 +151,15 @@ def dashboard(ces: CesPolicy | None = None) -> dict[str, Any]:
     by_channel = f'channel=~"$channel",{window}'
     for name in (names.NPS, names.CSAT):
         layout.add(
-            _timeseries(
+            timeseries(
                 f"{_TITLES[name]} by channel (drill-down)",
                 [
-                    _target(
+                    target(
                         "A",
                         series(name, *_PER_TOUCHPOINT, 'channel=~"$channel"', breakdown="channel"),
                         "{{touchpoint}} {{channel}}",
                     ),
-                    _target(
+                    target(
                         "B",
                         f"{record(f'{names.WINDOW}_channel', name)}{{{by_channel}}}",
                         "all touchpoints, {{channel}}",
@@ -229,11 +171,11 @@ def dashboard(ces: CesPolicy | None = None) -> dict[str, Any]:
         )
     events = names.total(names.EVENTS)
     layout.add(
-        _timeseries(
+        timeseries(
             "Event outcomes (per second)",
             [
-                _target("A", f"sum by (outcome) (rate({events}[5m]))", "{{outcome}}"),
-                _target(
+                target("A", f"sum by (outcome) (rate({events}[5m]))", "{{outcome}}"),
+                target(
                     "B",
                     f'sum by (reason) (rate({events}{{outcome="rejected"}}[5m]))',
                     "rejected: {{reason}}",
@@ -243,34 +185,34 @@ def dashboard(ces: CesPolicy | None = None) -> dict[str, Any]:
         )
     )
     layout.add(
-        _timeseries(
+        timeseries(
             "Consumer lag by partition",
-            [_target("A", f"sum by (partition) ({names.CONSUMER_LAG})", "partition {{partition}}")],
+            [target("A", f"sum by (partition) ({names.CONSUMER_LAG})", "partition {{partition}}")],
             names.HELP[names.CONSUMER_LAG],
             fieldConfig={"defaults": {"unit": "short", "min": 0}, "overrides": []},
         )
     )
     layout.add(
-        _timeseries(
+        timeseries(
             "Freshness",
             [
-                _target(
+                target(
                     "A",
                     "histogram_quantile(0.99, sum by (le)"
                     f" (rate({names.PROCESSING_DELAY}_bucket[5m])))",
                     "p99 processing delay",
                 ),
-                _target("B", f"time() - max({names.LAST_EVENT})", "age of the newest answer"),
+                target("B", f"time() - max({names.LAST_EVENT})", "age of the newest answer"),
             ],
             fieldConfig={"defaults": {"unit": "s", "min": 0}, "overrides": []},
         )
     )
     layout.add(
-        _timeseries(
+        timeseries(
             "Series kept",
             [
-                _target("A", f"sum({names.SERIES})", "series"),
-                _target(
+                target("A", f"sum({names.SERIES})", "series"),
+                target(
                     "B",
                     f"sum(rate({names.total(names.SERIES_OVERFLOW)}[5m]))",
                     "answers folded into __other__ per second",
