@@ -48,13 +48,14 @@ def test_timeline_refuses_bad_settings():
     assert Timeline.parse("1m", "5m,1h,24h,7d").horizon_ms == 7 * 86_400_000 + 10 * MINUTE
 
 
-def brute_force(events, now, timeline=TIMELINE):
-    """Every window re-merged from the raw events, at bucket resolution."""
+def brute_force(answers, now):
+    """Every window re-merged from the raw answers by the documented definition alone: at
+    ``now``, a window of length W holds the answers whose minute (the timestamp rounded down to
+    the minute) starts in [now - W, now)."""
     result = []
-    for window in timeline.windows:
-        low, high = timeline.bucket_range(window, now)
-        inside = [t for ts, t in events if low <= bucket_start_ms(ts, timeline.bucket_ms) < high]
-        result.append(total(Metric.NPS, inside))
+    for length in (5 * MINUTE, 60 * MINUTE):
+        inside = [t for ts, t in answers if now - length <= ts // MINUTE * MINUTE < now]
+        result.append(sum(inside, NpsTally()))
     return tuple(result)
 
 
