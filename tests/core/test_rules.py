@@ -39,16 +39,20 @@ def test_threshold_with_hysteresis(tally, signal):
     assert evaluate_threshold(NPS_LOW, {"1h": tally}, CES).signal is signal
 
 
-def test_threshold_above_for_a_high_effort_scale():
-    rule = Rule("effort", ScoreKind.CES_MEAN, Threshold("1h", above=3.5), min_responses=2)
-    # mean 4.5, sample deviation 0.707: SE 0.5, lower 95% bound 4.5 - 0.82 = 3.68 > 3.5
+@pytest.mark.parametrize(("above", "signal"), [(3.67, Signal.BREACH), (3.68, Signal.HOLD)])
+def test_threshold_above_for_a_high_effort_scale(above, signal):
+    rule = Rule("effort", ScoreKind.CES_MEAN, Threshold("1h", above=above), min_responses=2)
+    # Scores 4 and 5: mean 4.5, sample variance (41 - 9^2/2) / (2 - 1) = 0.5, SE sqrt(0.5/2)
+    # = 0.5; the lower 95% bound is 4.5 - 1.645 * 0.5 = 3.678, between 3.67 and 3.68.
     high = CesTally(n=2, total=9, total_sq=41, agree=0)
     policy = CesPolicy.low_effort_is_good()
-    assert evaluate_threshold(rule, {"1h": high}, policy).signal is Signal.BREACH
+    assert evaluate_threshold(rule, {"1h": high}, policy).signal is signal
 
 
-# NPS 25 from 100 answers (40/45/15): SE = 100 sqrt((0.55 - 0.0625)/100) = 6.98, so the one-sided
-# 95% upper bound is 25 + 1.645 * 6.98 = 36.5 and the 99% one 41.2.
+# NPS 25 from 100 answers (40/45/15). Per answer the NPS is +1, 0 or -1, so its variance is
+# 0.40 + 0.15 - 0.25^2 = 0.4875 and SE = 100 sqrt(0.4875 / 100) = 6.982. One-sided normal
+# quantiles from a table: z(0.95) = 1.645, z(0.99) = 2.326. Upper bounds: 25 + 1.645 * 6.982
+# = 36.49 at 95%, 25 + 2.326 * 6.982 = 41.24 at 99%.
 NPS_25 = NpsTally(promoters=40, passives=45, detractors=15)
 
 
@@ -57,9 +61,10 @@ NPS_25 = NpsTally(promoters=40, passives=45, detractors=15)
     [
         (30, 0.0, Signal.BREACH),  # the point estimate 25 is under 30
         (30, 0.95, Signal.HOLD),  # ... but 30 is inside the interval: not sure enough to page
-        (37, 0.95, Signal.BREACH),  # the 95% upper bound 36.5 is under 37
-        (37, 0.99, Signal.HOLD),  # the 99% upper bound 41.2 is not
-        (42, 0.99, Signal.BREACH),
+        (36, 0.95, Signal.HOLD),  # the 95% upper bound 36.49 is above 36
+        (37, 0.95, Signal.BREACH),  # ... and under 37
+        (41, 0.99, Signal.HOLD),  # the 99% upper bound 41.24 is above 41
+        (42, 0.99, Signal.BREACH),  # ... and under 42
     ],
 )
 def test_a_threshold_fires_only_when_its_bound_is_past_the_line(below, confidence, signal):
@@ -68,12 +73,12 @@ def test_a_threshold_fires_only_when_its_bound_is_past_the_line(below, confidenc
 
 
 def test_a_csat_threshold_uses_the_wilson_bound():
-    # 70/100 satisfied: Wilson upper bound at z = 1.645 is 0.7695 (hand computation:
-    # centre (0.7 + 1.353/200)/1.02706 = 0.6881, half 1.645 sqrt(0.0021 + 0.0000677)/1.02706
-    # = 0.0746)
+    # 70/100 satisfied at z = 1.645 (z^2 = 2.706): Wilson centre (0.7 + 2.706/200) / (1 + 2.706/100)
+    # = 0.71353 / 1.02706 = 0.6947, half width 1.645 sqrt(0.7 * 0.3/100 + 2.706/40000) / 1.02706
+    # = 1.645 * 0.04656 / 1.02706 = 0.0746: upper bound 0.7693, between 0.769 and 0.770.
     tally = CsatTally(n=100, satisfied=70)
-    low_line = Rule("c", ScoreKind.CSAT, Threshold("1h", below=0.77), 30)
-    high_line = Rule("c", ScoreKind.CSAT, Threshold("1h", below=0.76), 30)
+    low_line = Rule("c", ScoreKind.CSAT, Threshold("1h", below=0.770), 30)
+    high_line = Rule("c", ScoreKind.CSAT, Threshold("1h", below=0.769), 30)
     assert evaluate_threshold(low_line, {"1h": tally}, CES).signal is Signal.BREACH
     assert evaluate_threshold(high_line, {"1h": tally}, CES).signal is Signal.HOLD
 
