@@ -116,11 +116,7 @@ class Decoder:
             _reject_repeated_keys(raw)
 
         event_id = _text(doc, "event_id", limits.max_event_id_chars, required=True)
-        stamp = doc.get("occurred_at")
-        if stamp is None:
-            raise _fail(Reason.MISSING_FIELD, "occurred_at is required")
-        if type(stamp) is not str:
-            raise _fail(Reason.BAD_TYPE, f"occurred_at must be a string, got {_json_kind(stamp)}")
+        stamp = _required(doc, "occurred_at")
         try:
             occurred_at_ms = parse_timestamp_ms(stamp)
         except (ValueError, OverflowError) as error:
@@ -130,20 +126,14 @@ class Decoder:
             raise _fail(Reason.FROM_FUTURE, f"occurred_at is {ahead_s}s ahead of the worker clock")
         touchpoint = _text(doc, "touchpoint", limits.max_touchpoint_chars, required=True)
 
-        name = doc.get("metric")
-        if name is None:
-            raise _fail(Reason.MISSING_FIELD, "metric is required")
-        if type(name) is not str:
-            raise _fail(Reason.BAD_TYPE, f"metric must be a string, got {_json_kind(name)}")
+        name = _required(doc, "metric")
         metric = _METRICS.get(name)
         if metric is None:
             raise _fail(Reason.UNKNOWN_METRIC, f"metric must be nps, csat or ces, got {name!r:.80}")
 
-        spelled = doc.get("scale")
+        spelled = _string(doc, "scale")
         if spelled is None:
             scale = self._defaults[metric]
-        elif type(spelled) is not str:
-            raise _fail(Reason.BAD_TYPE, f"scale must be a string, got {_json_kind(spelled)}")
         else:
             found = self._scales.get((metric, spelled))
             if found is None:
@@ -188,14 +178,25 @@ _WIRE_FIELDS = len(SurveyResponse._fields)
 _new_tuple = tuple.__new__
 
 
-def _text(doc: dict[str, object], name: str, max_chars: int, required: bool = False) -> str:
+def _string(doc: dict[str, object], name: str) -> str | None:
+    """The field's text, or None when it is absent or null; any other JSON type is refused."""
     value = doc.get(name)
+    if value is None or type(value) is str:
+        return value
+    raise _fail(Reason.BAD_TYPE, f"{name} must be a string, got {_json_kind(value)}")
+
+
+def _required(doc: dict[str, object], name: str) -> str:
+    value = _string(doc, name)
     if value is None:
-        if required:
-            raise _fail(Reason.MISSING_FIELD, f"{name} is required")
+        raise _fail(Reason.MISSING_FIELD, f"{name} is required")
+    return value
+
+
+def _text(doc: dict[str, object], name: str, max_chars: int, required: bool = False) -> str:
+    value = _required(doc, name) if required else _string(doc, name)
+    if value is None:
         return value  # type: ignore[return-value]  # optional fields stay None
-    if type(value) is not str:
-        raise _fail(Reason.BAD_TYPE, f"{name} must be a string, got {_json_kind(value)}")
     if len(value) > max_chars or (required and not value):
         low = 1 if required else 0
         raise _fail(

@@ -59,14 +59,15 @@ def brute_force(answers, now):
     return tuple(result)
 
 
-# A script of steps: add an answer at an offset from now (negative: the past), or let time pass.
-steps = st.lists(
-    st.one_of(
-        st.tuples(st.just("add"), st.integers(-90 * MINUTE, 3 * MINUTE), nps_tallies),
-        st.tuples(st.just("tick"), st.integers(0, 30 * MINUTE), st.none()),
-    ),
-    max_size=60,
-)
+def scripts(offsets, *ticks, max_size):
+    """Scripts of steps: add an answer at one of ``offsets`` from now (negative: the past), or
+    let time pass by one of ``ticks``."""
+    adds = st.tuples(st.just("add"), offsets, nps_tallies)
+    waits = (st.tuples(st.just("tick"), tick, st.none()) for tick in ticks)
+    return st.lists(st.one_of(adds, *waits), max_size=max_size)
+
+
+steps = scripts(st.integers(-90 * MINUTE, 3 * MINUTE), st.integers(0, 30 * MINUTE), max_size=60)
 
 
 @given(st.integers(-(10**12), 10**12), steps)
@@ -156,12 +157,10 @@ def tiered_brute_force(answers, now):
     return tuple(result)
 
 
-tiered_steps = st.lists(
-    st.one_of(
-        st.tuples(st.just("add"), st.integers(-6 * DAY, 20 * MINUTE), nps_tallies),
-        st.tuples(st.just("tick"), st.integers(0, 2 * DAY), st.none()),
-        st.tuples(st.just("tick"), st.integers(0, 90 * MINUTE), st.none()),
-    ),
+tiered_steps = scripts(
+    st.integers(-6 * DAY, 20 * MINUTE),
+    st.integers(0, 2 * DAY),
+    st.integers(0, 90 * MINUTE),
     max_size=50,
 )
 
