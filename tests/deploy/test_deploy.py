@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from streamer.export import generate
-from streamer.export.dashboard import dashboard
 
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
@@ -193,31 +192,3 @@ def test_grafana_provisioning_points_at_the_dashboard_and_datasource():
     assert all(p["datasource"]["uid"] == "${datasource}" for p in panels)
     assert all(t["expr"] for p in panels for t in p["targets"])
     assert shipped["annotations"]["list"][0]["expr"] == 'ALERTS{alertstate="firing"}'
-
-
-def test_score_panels_have_their_scale_and_thresholds():
-    panels = {p["title"]: p for p in dashboard()["panels"]}
-    nps = panels["NPS by touchpoint"]["fieldConfig"]["defaults"]
-    assert (nps["min"], nps["max"]) == (-100, 100) and nps["thresholds"]["steps"]
-    ces = panels["CES mean by touchpoint"]["fieldConfig"]["defaults"]
-    assert (ces["min"], ces["max"]) == (1, 7) and ces["thresholds"]["steps"]
-    assert panels["CSAT (top-2-box) by touchpoint"]["fieldConfig"]["defaults"]["unit"] == (
-        "percentunit"
-    )
-
-
-def test_intervals_are_drawn_as_a_band_per_touchpoint():
-    shipped = dashboard()
-    assert {v["name"] for v in shipped["templating"]["list"]} == {
-        "datasource",
-        "window",
-        "touchpoint",
-        "channel",
-    }
-    row = next(p for p in shipped["panels"] if p["type"] == "row")
-    assert row["repeat"] == "touchpoint"
-    band = next(p for p in shipped["panels"] if p["title"] == "NPS, 95% interval")
-    legends = [t["legendFormat"] for t in band["targets"]]
-    assert legends == ["NPS", "lower", "upper"]
-    upper = next(o for o in band["fieldConfig"]["overrides"] if o["matcher"]["options"] == "upper")
-    assert {"id": "custom.fillBelowTo", "value": "lower"} in upper["properties"]
