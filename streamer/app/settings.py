@@ -16,7 +16,6 @@ from typing import Any, Literal
 from pydantic import (
     Field,
     PrivateAttr,
-    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -30,9 +29,9 @@ from streamer.core.events import Limits
 from streamer.core.scales import CSAT_5, CesPolicy, CsatPolicy, Scale, Scoring
 from streamer.core.series import Breakdown, parse_breakdowns
 from streamer.core.window import Timeline
+from streamer.kafka.settings import KafkaSettings
+from streamer.kafka.topics import is_topic_name
 
-# Kafka's legal topic names; an empty name switches an optional output off.
-_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["text", "json"]
@@ -44,22 +43,6 @@ class SettingsError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-class KafkaSettings(BaseSettings):
-    """Connection to Kafka: the local broker by default, any Apache Kafka cluster in production."""
-
-    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
-
-    bootstrap: str = Field("127.0.0.1:9092", min_length=1)
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: str | None = None
-
-    def hosts(self) -> list[str]:
-        return [host.strip() for host in self.bootstrap.split(",") if host.strip()]
 
 
 def _state_home() -> Path:
@@ -138,7 +121,7 @@ class Settings(BaseSettings):
     def _topic_name(cls, value: str, info: ValidationInfo) -> str:
         """Topic names (the app id prefixes the changelogs'); an empty output is switched off."""
         off = not value and info.field_name in ("alerts_topic", "detractors_topic")
-        if not off and not _TOPIC.fullmatch(value):
+        if not off and not is_topic_name(value):
             raise ValueError(f"expected a Kafka topic name (letters, digits, . _ -), got {value!r}")
         return value
 

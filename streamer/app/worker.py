@@ -38,13 +38,13 @@ from streamer.app.rulemetrics import RuleMetrics
 from streamer.app.settings import Settings
 from streamer.app.sinks import Alertmanager, Dispatch, HttpSink, SinkMetrics
 from streamer.app.store import AlertStore, ChangelogSeal, StateStore
-from streamer.app.topics import ALERTS_TABLE, BUCKETS_TABLE, ensure_topics
 from streamer.app.views import register_views
 from streamer.core.board import Board
 from streamer.core.events import Decoder
 from streamer.core.monitor import Monitor
 from streamer.core.rules import Rule
 from streamer.core.watch import Watch
+from streamer.kafka.topics import ALERTS_TABLE, BUCKETS_TABLE, ensure_topics
 
 log = logging.getLogger("streamer.worker")
 
