@@ -100,8 +100,8 @@ def _backtest(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from streamer.app.settings import SettingsError, load_settings
-    from streamer.app.topics import TopicsError
     from streamer.app.worker import run
+    from streamer.kafka.topics import TopicsError
 
     options = {"log_level": args.log_level, "log_format": args.log_format}
     try:
@@ -141,7 +141,8 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from streamer.app.settings import KafkaSettings, Settings
+    from streamer.app.settings import Settings
+    from streamer.kafka.settings import KafkaSettings
     from streamer.traffic.model import Drop
     from streamer.traffic.simulate import simulate
 
@@ -156,7 +157,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from streamer.app.settings import KafkaSettings, Settings
+    from streamer.app.settings import Settings
+    from streamer.kafka.settings import KafkaSettings
     from streamer.traffic.replay import replay
 
     path = Path(args.file)

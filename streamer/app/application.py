@@ -14,11 +14,11 @@ import faust
 
 from streamer.app.config import Config, data_dir
 from streamer.app.faust_hooks import StreamerApp
-from streamer.app.kafka import client_options
 from streamer.app.seams import Table, Topic
-from streamer.app.settings import KafkaSettings
-from streamer.app.topics import changelog_topic
 from streamer.app.webconfig import BasicAuth
+from streamer.kafka.options import client_options
+from streamer.kafka.settings import KafkaSettings
+from streamer.kafka.topics import changelog_topic
 
 
 def build_app(config: Config) -> StreamerApp:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamer.app.settings import Settings, SettingsError
-from streamer.app.topics import repartition_topic
 from streamer.core.rules import Calendar, Drop, Rule
 from streamer.core.scales import Scoring
 from streamer.core.window import Timeline
+from streamer.kafka.topics import repartition_topic
 from streamer.rules_file import read_rules
 
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from aiokafka.client import AIOKafkaClient
 
-from streamer.app.kafka import client_options
-from streamer.app.settings import KafkaSettings
+from streamer.kafka.options import client_options
+from streamer.kafka.settings import KafkaSettings
 
 log = logging.getLogger("streamer.worker")
 

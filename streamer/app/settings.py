@@ -16,7 +16,6 @@ from typing import Any, Literal
 from pydantic import (
     Field,
     PrivateAttr,
-    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -27,12 +26,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from streamer.app.webconfig import WebConfig, WebConfigError, read_web_config
 from streamer.core.durations import parse_duration_ms
 from streamer.core.events import Limits
-from streamer.core.scales import CSAT_5, CesPolicy, CsatPolicy, Scale, Scoring
+from streamer.core.scales import CesPolicy, CsatPolicy, Scoring
 from streamer.core.series import Breakdown, parse_breakdowns
 from streamer.core.window import Timeline
+from streamer.kafka.settings import KafkaSettings
+from streamer.kafka.topics import is_topic_name
 
-# Kafka's legal topic names; an empty name switches an optional output off.
-_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["text", "json"]
@@ -44,22 +43,6 @@ class SettingsError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-class KafkaSettings(BaseSettings):
-    """Connection to Kafka: the local broker by default, any Apache Kafka cluster in production."""
-
-    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
-
-    bootstrap: str = Field("127.0.0.1:9092", min_length=1)
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: str | None = None
-
-    def hosts(self) -> list[str]:
-        return [host.strip() for host in self.bootstrap.split(",") if host.strip()]
 
 
 def _state_home() -> Path:
@@ -138,7 +121,7 @@ class Settings(BaseSettings):
     def _topic_name(cls, value: str, info: ValidationInfo) -> str:
         """Topic names (the app id prefixes the changelogs'); an empty output is switched off."""
         off = not value and info.field_name in ("alerts_topic", "detractors_topic")
-        if not off and not _TOPIC.fullmatch(value):
+        if not off and not is_topic_name(value):
             raise ValueError(f"expected a Kafka topic name (letters, digits, . _ -), got {value!r}")
         return value
 
@@ -189,13 +172,13 @@ class Settings(BaseSettings):
     @field_validator("ces_scale")
     @classmethod
     def _ces_known(cls, value: str) -> str:
-        _parse_ces(value)
+        CesPolicy.parse(value)
         return value
 
     @field_validator("csat_satisfied_from")
     @classmethod
     def _csat_known(cls, value: str) -> str:
-        _parse_csat(value)
+        CsatPolicy.parse(value)
         return value
 
     @field_validator("web_config_file")
@@ -210,7 +193,9 @@ class Settings(BaseSettings):
         """The parsed forms, built once from texts the field validators have accepted."""
         self._timeline = _parse_timeline(self.bucket, self.windows, self.grace)
         self._breakdowns = parse_breakdowns(self.dimensions)
-        self._scoring = Scoring(_parse_csat(self.csat_satisfied_from), _parse_ces(self.ces_scale))
+        self._scoring = Scoring(
+            CsatPolicy.parse(self.csat_satisfied_from), CesPolicy.parse(self.ces_scale)
+        )
         self._web_config = (
             read_web_config(Path(self.web_config_file)) if self.web_config_file else WebConfig()
         )
@@ -270,28 +255,6 @@ def _parse_timeline(bucket: str, windows: str, grace: str) -> Timeline:
         if "buckets" in str(error):
             raise ValueError(f"{error} (STREAMER_BUCKET={bucket})") from None
         raise
-
-
-def _parse_ces(text: str) -> CesPolicy:
-    if text == "1-7":
-        return CesPolicy()
-    if text == "1-5":
-        return CesPolicy.low_effort_is_good()
-    raise ValueError(f"expected 1-7 or 1-5, got {text!r}")
-
-
-def _parse_csat(text: str) -> CsatPolicy:
-    """``"1-5:4,1-7:6"``: each accepted scale with its lowest satisfied score."""
-    pairs = []
-    for part in text.split(","):
-        scale, sep, threshold = part.partition(":")
-        if not sep or not threshold.strip().isdigit():
-            raise ValueError(
-                f"expected scale:lowest-satisfied pairs like 1-5:4,1-7:6, got {text!r}"
-            )
-        pairs.append((Scale.parse(scale.strip()), int(threshold)))
-    default = CSAT_5 if any(s == CSAT_5 for s, _ in pairs) else pairs[0][0]
-    return CsatPolicy(tuple(pairs), default)
 
 
 def load_settings(**overrides: Any) -> Settings:

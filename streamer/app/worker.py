@@ -36,15 +36,17 @@ from streamer.app.recovery import Recovery
 from streamer.app.repartition import Router
 from streamer.app.rulemetrics import RuleMetrics
 from streamer.app.settings import Settings
-from streamer.app.sinks import Alertmanager, Dispatch, HttpSink, SinkMetrics
+from streamer.app.sinks.alertmanager import Alertmanager
+from streamer.app.sinks.dispatch import Dispatch
+from streamer.app.sinks.http import HttpSink, SinkMetrics
 from streamer.app.store import AlertStore, ChangelogSeal, StateStore
-from streamer.app.topics import ALERTS_TABLE, BUCKETS_TABLE, ensure_topics
 from streamer.app.views import register_views
 from streamer.core.board import Board
 from streamer.core.decoder import Decoder
 from streamer.core.monitor import Monitor
 from streamer.core.rules import Rule
 from streamer.core.watch import Watch
+from streamer.kafka.topics import ALERTS_TABLE, BUCKETS_TABLE, ensure_topics
 
 log = logging.getLogger("streamer.worker")
 

@@ -86,6 +86,21 @@ class CsatPolicy:
                 return threshold
         return None
 
+    @classmethod
+    def parse(cls, text: str) -> CsatPolicy:
+        """``"1-5:4,1-7:6"``: each accepted scale with its lowest satisfied score; the default
+        scale is 1-5 when accepted, else the first."""
+        pairs = []
+        for part in text.split(","):
+            scale, sep, threshold = part.partition(":")
+            if not sep or not threshold.strip().isdigit():
+                raise ValueError(
+                    f"expected scale:lowest-satisfied pairs like 1-5:4,1-7:6, got {text!r}"
+                )
+            pairs.append((Scale.parse(scale.strip()), int(threshold)))
+        default = CSAT_5 if any(s == CSAT_5 for s, _ in pairs) else pairs[0][0]
+        return cls(tuple(pairs), default)
+
 
 @dataclass(frozen=True, slots=True)
 class CesPolicy:
@@ -110,6 +125,15 @@ class CesPolicy:
     @classmethod
     def low_effort_is_good(cls) -> CesPolicy:
         return cls(scale=CES_5, agree_from=1, agree_to=2, higher_is_easier=False)
+
+    @classmethod
+    def parse(cls, text: str) -> CesPolicy:
+        """``"1-7"`` (agree 5-7) or ``"1-5"`` (low effort is good, 1-2)."""
+        if text == "1-7":
+            return cls()
+        if text == "1-5":
+            return cls.low_effort_is_good()
+        raise ValueError(f"expected 1-7 or 1-5, got {text!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ from types import TracebackType
 
 from aiokafka import AIOKafkaProducer
 
-from streamer.app.kafka import client_options
-from streamer.app.settings import KafkaSettings
+from streamer.kafka.options import client_options
+from streamer.kafka.settings import KafkaSettings
 
 
 class Publisher:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from streamer.app.settings import KafkaSettings
+from streamer.kafka.settings import KafkaSettings
 from streamer.traffic.files import read_events
 from streamer.traffic.producer import Publisher
 

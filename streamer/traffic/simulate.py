@@ -7,7 +7,7 @@ import time
 
 import orjson
 
-from streamer.app.settings import KafkaSettings
+from streamer.kafka.settings import KafkaSettings
 from streamer.traffic.model import Drop, Simulator, utc_now
 from streamer.traffic.producer import Publisher
 

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from streamer.app.readiness import BrokerProbe, Readiness
-from streamer.app.settings import KafkaSettings
+from streamer.kafka.settings import KafkaSettings
 
 
 @pytest.mark.parametrize(

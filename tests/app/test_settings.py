@@ -3,9 +3,9 @@ import socket
 import pytest
 
 from streamer.app.config import data_dir
-from streamer.app.kafka import client_options
-from streamer.app.settings import KafkaSettings, Settings, SettingsError, load_settings
+from streamer.app.settings import Settings, SettingsError, load_settings
 from streamer.core.scales import CES_5, CSAT_7, Scale
+from streamer.kafka.settings import KafkaSettings
 
 
 def test_settings_come_from_the_environment(monkeypatch):
@@ -110,21 +110,7 @@ def test_a_data_directory_that_cannot_be_made_is_refused(tmp_path):
     ]
 
 
-def test_sasl_and_tls_options_pass_through_and_the_password_stays_hidden():
-    kafka = KafkaSettings(
-        security_protocol="SASL_SSL",
-        sasl_mechanism="SCRAM-SHA-512",
-        sasl_username="svc",
-        sasl_password="s3cret",
-    )
-    options = client_options(kafka)
-    assert (
-        options["security_protocol"] == "SASL_SSL" and options["sasl_mechanism"] == "SCRAM-SHA-512"
-    )
-    assert options["sasl_plain_username"] == "svc" and options["sasl_plain_password"] == "s3cret"
-    assert options["ssl_context"] is not None
-    assert "s3cret" not in repr(kafka) and "s3cret" not in str(Settings(kafka=kafka))
-
-
-def test_plaintext_needs_no_options():
-    assert client_options(KafkaSettings()) == {"security_protocol": "PLAINTEXT"}
+def test_the_kafka_password_stays_out_of_the_settings_text():
+    kafka = KafkaSettings(security_protocol="SASL_SSL", sasl_password="s3cret")
+    settings = Settings(kafka=kafka)
+    assert "s3cret" not in str(settings) and "s3cret" not in repr(settings)

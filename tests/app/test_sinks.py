@@ -1,5 +1,6 @@
 import asyncio
 import contextlib
+import json
 import logging
 import re
 import socket
@@ -9,14 +10,10 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from streamer.app.sinks import (
-    Alertmanager,
-    Backoff,
-    Dispatch,
-    HttpSink,
-    SinkMetrics,
-    alert_document,
-)
+from streamer.app.sinks.alertmanager import Alertmanager
+from streamer.app.sinks.dispatch import Dispatch
+from streamer.app.sinks.document import alert_document
+from streamer.app.sinks.http import Backoff, HttpSink, SinkMetrics
 from streamer.core.alerting import Alert, AlertState, Status
 from streamer.core.rules import Drop, Rule, Signal, Threshold, Verdict
 from streamer.core.scales import Metric
@@ -392,3 +389,29 @@ def test_threshold_summary():
         document["annotations"]["summary"] == "CSAT 24h for billing is 71.0% (n=200), below 80.0%"
     )
     assert "endsAt" not in document
+
+
+class RecordedTopic:
+    """A Faust topic as the alerts topic sink sees it: records are taken, nothing is sent."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes, dict]] = []
+
+    def send_soon(self, *, key: bytes | None = None, value: bytes | None = None) -> None:
+        self.records.append((key, json.loads(value)))
+
+
+def test_the_alerts_topic_gets_every_transition_keyed_by_touchpoint_but_no_resend():
+    rule = Rule("NpsLow", ScoreKind.NPS, Threshold("1h", below=30))
+    series = SeriesKey(Metric.NPS, "checkout")
+    fired = Alert(rule, series, Status.FIRING, 0, None, None)
+    resolved = Alert(rule, series, Status.RESOLVED, 0, 60_000, None)
+    topic = RecordedTopic()
+    dispatch = Dispatch("http://w", topic, [], None)
+    dispatch.send([fired, resolved])
+    dispatch.resend([(rule, series, AlertState(Status.FIRING, since_ms=0))])
+    assert topic.records == [
+        (b"checkout", {"status": "firing", **alert_document(fired, "http://w")}),
+        (b"checkout", {"status": "resolved", **alert_document(resolved, "http://w")}),
+    ]
+    assert topic.records[1][1]["endsAt"] == "1970-01-01T00:01:00.000Z"

@@ -1,6 +1,7 @@
-"""Where alert transitions go: Alertmanager (API v2), a Kafka topic, a generic webhook.
+"""One HTTP receiver of alerts: its bounded queue, its task, its retries. As is, the generic
+webhook (every transition, one per POST); ``alertmanager.py`` batches and replaces.
 
-Scoring never waits for a sink. Every HTTP receiver (each Alertmanager of
+Scoring never waits for a receiver. Every HTTP receiver (each Alertmanager of
 ``STREAMER_ALERTMANAGER_URL``, comma-separated as Prometheus takes an HA pair, and the webhook)
 has its own bounded queue and its own task, so one receiver down never delays another. Each
 alert is retried on its own, so one bad alert never holds back the others:
@@ -17,10 +18,8 @@ alert is retried on its own, so one bad alert never holds back the others:
   alone are dropped; an alert once rejected is sent alone from then on.
 
 A queue holds at most ``STREAMER_ALERT_QUEUE_MAX`` alerts; past that the oldest is dropped and
-counted. Alertmanager wants each alert's latest state only, so a newer document with the same
-label set replaces the queued one, keeping its place and its backoff; the webhook gets every
-transition. Alertmanager forgets an alert that is not re-sent (its resolve timeout, 5 minutes by
-default), so firing alerts are re-sent to every Alertmanager on a timer.
+counted. A newer document of the same alert (``identity``) replaces the queued one, keeping its
+place and its backoff; for the webhook no two transitions are the same, so it gets every one.
 
 Metrics, on the worker's registry, with ``sink`` = ``alertmanager-0``, ``alertmanager-1``, … (the
 URLs in their configured order) or ``webhook``:
@@ -46,94 +45,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
-import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from streamer.core.alerting import Alert, AlertState, Status
-from streamer.core.rules import Drop, Rule, Threshold
-from streamer.core.scores import ScoreKind
-from streamer.core.series import SeriesKey
-from streamer.core.timestamps import format_timestamp_ms
+from streamer.app.sinks.document import transition
+from streamer.core.alerting import Alert
 from streamer.export import names
 
 log = logging.getLogger("streamer.alerts")
-
-_FORMAT = {
-    ScoreKind.NPS: "{:.1f}",
-    ScoreKind.CSAT: "{:.1%}",
-    ScoreKind.CES_MEAN: "{:.2f}",
-    ScoreKind.CES_AGREE: "{:.1%}",
-}
-_NAMES = {
-    ScoreKind.NPS: "NPS",
-    ScoreKind.CSAT: "CSAT",
-    ScoreKind.CES_MEAN: "CES",
-    ScoreKind.CES_AGREE: "CES agree",
-}
-
-
-def alert_document(alert: Alert, public_url: str) -> dict[str, Any]:
-    """An Alertmanager v2 alert (labels, annotations, startsAt, endsAt, generatorURL)."""
-    rule, series, verdict = alert.rule, alert.series, alert.verdict
-    fmt = _FORMAT[rule.score].format
-    condition = rule.condition
-    where = series.touchpoint + "".join(f" {name}={value}" for name, value in series.dimensions)
-    name = f"{_NAMES[rule.score]} {condition.window}"
-    annotations: dict[str, str] = {}
-    if verdict is not None and verdict.value is not None:
-        annotations |= {"value": fmt(verdict.value), "n": str(verdict.n)}
-        if verdict.low is not None and verdict.high is not None:
-            annotations["interval_95"] = f"{fmt(verdict.low)} .. {fmt(verdict.high)}"
-        if isinstance(condition, Threshold):
-            line = condition.below if condition.below is not None else condition.above
-            side = "below" if condition.below is not None else "above"
-            summary = (
-                f"{name} for {where} is {fmt(verdict.value)} (n={verdict.n}), {side} {fmt(line)}"
-            )
-        else:
-            assert isinstance(condition, Drop)
-            if verdict.baseline is not None:
-                annotations |= {
-                    "baseline": fmt(verdict.baseline),
-                    "baseline_n": str(verdict.baseline_n),
-                }
-            if verdict.statistic is not None and verdict.limit is not None:
-                annotations["evidence"] = f"{verdict.statistic:.1f} of {verdict.limit:.1f}"
-            if verdict.since_ms is not None and verdict.run_value is not None:
-                annotations["since"] = format_timestamp_ms(verdict.since_ms)
-                annotations["since_value"] = f"{fmt(verdict.run_value)} (n={verdict.run_n})"
-            baseline = fmt(verdict.baseline) if verdict.baseline is not None else "?"
-            against = (
-                f"the rest of {condition.baseline}"
-                if isinstance(condition.baseline, str)
-                else f"the same hour of the last {condition.baseline.weeks} weeks"
-            )
-            summary = (
-                f"{name} for {where} dropped to {fmt(verdict.value)} (n={verdict.n}) "
-                f"from {baseline} over {against}"
-            )
-            for index, text in enumerate(alert.why):
-                annotations[f"why_{index + 1}" if index else "why"] = text
-        annotations["summary"] = summary
-    annotations |= dict(rule.annotations)
-    labels = {
-        "alertname": rule.name,
-        "severity": rule.severity,
-        "touchpoint": series.touchpoint,
-        "score": rule.score.value,
-        "window": condition.window,
-        **dict(series.dimensions),
-        **dict(rule.labels),
-    }
-    document: dict[str, Any] = {
-        "labels": labels,
-        "annotations": annotations,
-        "startsAt": format_timestamp_ms(alert.starts_at_ms),
-        "generatorURL": f"{public_url}/scores",
-    }
-    if alert.status is Status.RESOLVED and alert.ends_at_ms is not None:
-        document["endsAt"] = format_timestamp_ms(alert.ends_at_ms)
-    return document
 
 
 class SinkMetrics:
@@ -224,6 +142,9 @@ class HttpSink:
     def body(self, documents: list[dict[str, Any]]) -> Any:
         [document] = documents
         return document
+
+    def send(self, alert: Alert, document: dict[str, Any]) -> None:
+        self.put(transition(alert, document))
 
     def put(self, document: dict[str, Any]) -> None:
         key = self.identity(document)
@@ -357,64 +278,3 @@ class HttpSink:
 
 def _describe(document: dict[str, Any]) -> str:
     return str(document.get("labels", {}))
-
-
-class Alertmanager(HttpSink):
-    """Alertmanager's API v2: a list of alerts per POST, an alert being its label set."""
-
-    batch_max = 64  # as Prometheus's notifier batches
-
-    def __init__(self, name: str, base_url: str, metrics: SinkMetrics, **options: Any) -> None:
-        super().__init__(name, base_url.rstrip("/") + "/api/v2/alerts", metrics, **options)
-
-    def identity(self, document: dict[str, Any]) -> Hashable:
-        return frozenset(document["labels"].items())
-
-    def body(self, documents: list[dict[str, Any]]) -> Any:
-        return documents
-
-
-class Dispatch:
-    """Fans alert transitions out to the configured sinks."""
-
-    def __init__(
-        self,
-        public_url: str,
-        topic: Any | None,
-        alertmanagers: list[Alertmanager],
-        webhook: HttpSink | None,
-    ) -> None:
-        self._url = public_url
-        self._topic = topic
-        self.alertmanagers = alertmanagers
-        self._webhook = webhook
-
-    def http_sinks(self) -> list[HttpSink]:
-        webhook = [self._webhook] if self._webhook is not None else []
-        return [*self.alertmanagers, *webhook]
-
-    def send(self, alerts: list[Alert]) -> None:
-        for alert in alerts:
-            document = alert_document(alert, self._url)
-            log.info(
-                "alert %s: %s",
-                alert.status.value,
-                document["annotations"].get("summary", alert.rule.name),
-            )
-            record = {"status": alert.status.value, **document}
-            if self._topic is not None:
-                self._topic.send_soon(
-                    key=alert.series.touchpoint.encode(), value=orjson.dumps(record)
-                )
-            if self._webhook is not None:
-                self._webhook.put(record)
-            for alertmanager in self.alertmanagers:
-                alertmanager.put(document)
-
-    def resend(self, firing: list[tuple[Rule, SeriesKey, AlertState]]) -> None:
-        """Re-send what is firing; a queued state of the same alert is replaced, not repeated."""
-        for rule, key, st in firing:
-            alert = Alert(rule, key, Status.FIRING, st.since_ms or 0, None, st.verdict)
-            document = alert_document(alert, self._url)
-            for alertmanager in self.alertmanagers:
-                alertmanager.put(document)

@@ -18,24 +18,56 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streamer.app.kafka import client_options
-from streamer.app.settings import Settings
+from streamer.kafka.options import client_options
+from streamer.kafka.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+_TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 
 BUCKETS_TABLE = "buckets"
 ALERTS_TABLE = "alerts"
 REPARTITION_RETENTION_MS = 7 * 24 * 3600 * 1000
 """How long a re-published answer waits for its worker: as long as Kafka's default retention of
 the input topic, the other thing a worker that is down that long would lose."""
+
+
+def is_topic_name(name: str) -> bool:
+    """Whether Kafka takes ``name`` as a topic's name."""
+    return _TOPIC_NAME.fullmatch(name) is not None
+
+
+class TopicSettings(Protocol):
+    """What the topics are built from: the worker's settings have it (``STREAMER_*``), as may any
+    value resolved from them. An empty alerts or detractors topic is switched off."""
+
+    @property
+    def kafka(self) -> KafkaSettings: ...
+    @property
+    def app_id(self) -> str: ...
+    @property
+    def input_topic(self) -> str: ...
+    @property
+    def dlq_topic(self) -> str: ...
+    @property
+    def alerts_topic(self) -> str: ...
+    @property
+    def detractors_topic(self) -> str: ...
+    @property
+    def partitions(self) -> int: ...
+    @property
+    def replication_factor(self) -> int: ...
+    @property
+    def min_insync_replicas(self) -> int: ...
 
 
 class TopicsError(Exception):
@@ -46,12 +78,12 @@ class TopicsError(Exception):
         self.problems = problems
 
 
-def changelog_topic(settings: Settings, table: str) -> str:
+def changelog_topic(settings: TopicSettings, table: str) -> str:
     """Faust's name for a table's changelog."""
     return f"{settings.app_id}-{table}-changelog"
 
 
-def repartition_topic(settings: Settings) -> str:
+def repartition_topic(settings: TopicSettings) -> str:
     """Answers re-published keyed by touchpoint (the Kafka Streams name pattern)."""
     return f"{settings.app_id}-repartition"
 
@@ -83,7 +115,7 @@ class Verdict:
     """Checks the broker gave no answer for (a config it does not report)."""
 
 
-def wanted_topics(settings: Settings) -> list[Wanted]:
+def wanted_topics(settings: TopicSettings) -> list[Wanted]:
     insync = {"min.insync.replicas": str(settings.min_insync_replicas)}
     plain = [settings.input_topic, settings.dlq_topic, settings.alerts_topic]
     plain.append(settings.detractors_topic)
@@ -108,7 +140,7 @@ def wanted_topics(settings: Settings) -> list[Wanted]:
 
 
 def judge(
-    wanted: Sequence[Wanted], found: Mapping[str, Found], partitions: int, settings: Settings
+    wanted: Sequence[Wanted], found: Mapping[str, Found], partitions: int, settings: TopicSettings
 ) -> Verdict:
     """What is wrong with the existing topics among ``wanted``."""
     refusals: list[str] = []
@@ -165,14 +197,35 @@ def judge(
     return Verdict(refusals, warnings, unchecked)
 
 
-async def ensure_topics(settings: Settings) -> int:
-    """Create the worker's topics if missing and check the existing ones; returns the partition
-    count. Raises TopicsError for existing topics the worker cannot run on.
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What to do about the worker's topics, given those the broker has."""
 
-    The changelogs and the repartition topic must have as many partitions as the input (a
+    partitions: int
+    """Of the topics to create: the existing input topic's count, else STREAMER_PARTITIONS."""
+    verdict: Verdict
+    missing: list[Wanted]
+
+
+def plan_topics(
+    wanted: Sequence[Wanted],
+    existing: Collection[str],
+    found: Mapping[str, Found],
+    settings: TopicSettings,
+) -> Plan:
+    """The changelogs and the repartition topic must have as many partitions as the input (a
     record is written to the partition of the answers it holds), so an existing input topic
-    decides the count.
-    """
+    decides the count."""
+    partitions = settings.partitions
+    if settings.input_topic in found:
+        partitions = found[settings.input_topic].partitions or partitions
+    verdict = judge(wanted, found, partitions, settings)
+    return Plan(partitions, verdict, [w for w in wanted if w.name not in existing])
+
+
+async def ensure_topics(settings: TopicSettings) -> int:
+    """Create the worker's topics if missing and check the existing ones; returns the partition
+    count. Raises TopicsError for existing topics the worker cannot run on, creating none."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka.hosts(), **client_options(settings.kafka)
     )
@@ -181,32 +234,30 @@ async def ensure_topics(settings: Settings) -> int:
         wanted = wanted_topics(settings)
         existing = set(await admin.list_topics())
         found = await _describe(admin, [w.name for w in wanted if w.name in existing])
-        partitions = settings.partitions
-        if settings.input_topic in found:
-            partitions = found[settings.input_topic].partitions or partitions
-        verdict = judge(wanted, found, partitions, settings)
-        for warning in verdict.warnings:
+        plan = plan_topics(wanted, existing, found, settings)
+        for warning in plan.verdict.warnings:
             log.warning("topic settings: %s", warning)
-        if verdict.unchecked:
-            log.info("topic settings the broker does not report: %s", ", ".join(verdict.unchecked))
-        if verdict.refusals:
-            raise TopicsError(verdict.refusals)
-        missing = [
-            NewTopic(w.name, partitions, settings.replication_factor, topic_configs=dict(w.configs))
-            for w in wanted
-            if w.name not in existing
-        ]
-        if missing:
+        if plan.verdict.unchecked:
+            unchecked = ", ".join(plan.verdict.unchecked)
+            log.info("topic settings the broker does not report: %s", unchecked)
+        if plan.verdict.refusals:
+            raise TopicsError(plan.verdict.refusals)
+        if plan.missing:
+            replicas = settings.replication_factor
+            missing = [
+                NewTopic(w.name, plan.partitions, replicas, topic_configs=dict(w.configs))
+                for w in plan.missing
+            ]
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 await admin.create_topics(missing)
             log.info(
                 "created topics %s with %d partitions, %d replica(s), min.insync.replicas=%d",
                 [t.name for t in missing],
-                partitions,
-                settings.replication_factor,
+                plan.partitions,
+                replicas,
                 settings.min_insync_replicas,
             )
-        return partitions
+        return plan.partitions
     finally:
         await admin.close()
 

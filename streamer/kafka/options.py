@@ -1,11 +1,12 @@
-"""Kafka client options from settings, shared by the worker, the admin client and the tools."""
+"""aiokafka client options from the connection settings: the worker, the admin client and the
+traffic tools connect alike."""
 
 from __future__ import annotations
 
 import ssl
 from typing import Any
 
-from streamer.app.settings import KafkaSettings
+from streamer.kafka.settings import KafkaSettings
 
 
 def client_options(kafka: KafkaSettings) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Kafka as every part of streamer reaches it: connection settings, client options, topics."""
