@@ -99,11 +99,9 @@ class Board:
                 outcomes[Outcome.LATE] += 1
                 late.append(item)
                 continue
-            event = digest(response.event_id)
-            if journal.is_duplicate(event):
+            if not journal.remember(digest(response.event_id)):
                 outcomes[Outcome.DUPLICATE] += 1
                 continue
-            journal.remember(event)
             accepted.append(item)
             touchpoint, series = self._admit(response)
             bucket = timeline.bucket_of(response.occurred_at_ms)

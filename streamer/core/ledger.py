@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 import orjson
 
+from streamer.core.dedupe import Dedupe
 from streamer.core.durations import format_duration_ms
 from streamer.core.series import SeriesKey
 from streamer.core.window import SeriesWindows, Timeline
@@ -72,9 +73,9 @@ class Write(NamedTuple):
     value: bytes | None
 
 
-def digest(event_id: str) -> int:
+def digest(event_id: str) -> bytes:
     """128 bits of the event id: retries share it, and 10^9 ids collide with odds of 10^-21."""
-    return int.from_bytes(blake2b(event_id.encode(), digest_size=16).digest())
+    return blake2b(event_id.encode(), digest_size=16).digest()
 
 
 def header_key(partition: int) -> bytes:
@@ -96,9 +97,10 @@ def partition_of_key(key: bytes) -> int | None:
 
 
 class _Segment(NamedTuple):
+    """A log record kept: its digests are in the dedupe memory under epoch ``seq``."""
+
     seq: int
     flushed_ms: int
-    digests: bytes
 
 
 class Journal:
@@ -120,7 +122,7 @@ class Journal:
         self._undefined: list[SeriesKey] = []
         self._pending: dict[tuple[int, int], list[int]] = {}
         self._fresh = bytearray()
-        self._seen: set[int] = set()
+        self._dedupe = Dedupe()
         self._segments: deque[_Segment] = deque()
         self._seq = 0
         self._generation = 0
@@ -137,12 +139,13 @@ class Journal:
 
     # -- answers ---------------------------------------------------------------------------
 
-    def is_duplicate(self, event_digest: int) -> bool:
-        return event_digest in self._seen
-
-    def remember(self, event_digest: int) -> None:
-        self._seen.add(event_digest)
-        self._fresh += event_digest.to_bytes(16)
+    def remember(self, event_digest: bytes) -> bool:
+        """Remember an answer's event id for the next log record; False if it was counted
+        within the dedupe horizon (a producer's retry)."""
+        if not self._dedupe.add(event_digest, self._seq + 1):
+            return False
+        self._fresh += event_digest
+        return True
 
     def count(self, series: SeriesKey, bucket_start: int, counts: Sequence[int]) -> None:
         """Tallies added to a series' fine bucket, for the next log record."""
@@ -201,7 +204,7 @@ class Journal:
         if defined:
             meta.append(defined)
         value = orjson.dumps(meta) + b"\n" + bytes(self._fresh)
-        self._segments.append(_Segment(self._seq, seconds * 1000, bytes(self._fresh)))
+        self._segments.append(_Segment(self._seq, seconds * 1000))
         self._persisted_checkpoint = self.checkpoint
         self._undefined, self._pending, self._fresh = [], {}, bytearray()
         key = _log_key(self.partition, self._seq)
@@ -274,10 +277,9 @@ class Journal:
             and segments[0].seq <= self._folded_seq
         ):
             segment = segments.popleft()
-            digests = segment.digests
-            for i in range(0, len(digests), 16):
-                self._seen.discard(int.from_bytes(digests[i : i + 16]))
             writes.append(Write(self.partition, _log_key(self.partition, segment.seq), None))
+        if segments:
+            self._dedupe.expire_before(segments[0].seq)
         return writes
 
     # -- recovery --------------------------------------------------------------------------
@@ -319,9 +321,9 @@ class Journal:
             meta_raw, _, digests = value.partition(b"\n")
             checkpoint, seconds, deltas, *defined = orjson.loads(meta_raw)
             self._seq = max(self._seq, seq)
-            self._segments.append(_Segment(seq, seconds * 1000, digests))
+            self._segments.append(_Segment(seq, seconds * 1000))
             for i in range(0, len(digests), 16):
-                self._seen.add(int.from_bytes(digests[i : i + 16]))
+                self._dedupe.add(digests[i : i + 16], seq)
             self.checkpoint = self._persisted_checkpoint = max(self.checkpoint, checkpoint)
             if seq <= self._folded_seq:
                 continue

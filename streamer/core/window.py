@@ -29,6 +29,9 @@ from streamer.core.tally import TALLY_TYPES, Tally, empty
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
+NARROW, WIDE = "I", "q"
+"""Bucket counts are unsigned 32-bit (half the memory: most of a series' state is its counts),
+widened to 64-bit for a series whose count passes 2^32 - 1."""
 
 
 def bucket_start_ms(ts_ms: int, bucket_ms: int) -> int:
@@ -157,12 +160,13 @@ class SeriesWindows:
     """The buckets of one series and one running sum per window, kept incrementally.
 
     Buckets are two flat arrays in start order (starts, and the tally counts of each bucket one
-    after another): about 8 bytes per count, where a dict of tally objects took ~130 bytes per
-    bucket. ``add`` merges a tally into the bucket holding a fine bucket's start (adding it to
-    every window that covers that bucket); ``advance`` rolls buckets that crossed a cut into
-    their hour or day, moves every window to a later ``now`` by subtracting the buckets that
-    left and adding those that entered, then drops expired buckets. Equal to re-merging every
-    answer at its tier at each step (tested against that brute force), without its cost.
+    after another): 8 bytes per start and 4 per count, where a dict of tally objects took ~130
+    bytes per bucket. ``add`` merges a tally into the bucket holding a fine bucket's start
+    (adding it to every window that covers that bucket); ``advance`` rolls buckets that crossed
+    a cut into their hour or day, moves every window to a later ``now`` by subtracting the
+    buckets that left and adding those that entered, then drops expired buckets. Equal to
+    re-merging every answer at its tier at each step (tested against that brute force), without
+    its cost.
     """
 
     __slots__ = (
@@ -184,7 +188,7 @@ class SeriesWindows:
         self._type = TALLY_TYPES[metric]
         self._width = len(self._type().counts())
         self._starts = array("q")
-        self._counts = array("q")
+        self._counts = array(NARROW)
         self._now_ms = now_ms
         self._cuts = timeline.cuts(now_ms)
         self._ranges = [timeline.bucket_range(w, now_ms) for w in timeline.windows]
@@ -269,15 +273,20 @@ class SeriesWindows:
         return self._type(*self._counts[index * width : (index + 1) * width])
 
     def _put(self, start: int, counts: Sequence[int]) -> None:
-        starts, width = self._starts, self._width
+        starts, width, stored = self._starts, self._width, self._counts
         index = bisect_left(starts, start)
-        if index < len(starts) and starts[index] == start:
-            base = index * width
-            for j in range(width):
-                self._counts[base + j] += counts[j]
-        else:
-            starts.insert(index, start)
-            self._counts[index * width : index * width] = array("q", counts)
+        base = index * width
+        found = index < len(starts) and starts[index] == start
+        try:
+            if found:
+                added = [stored[base + j] + counts[j] for j in range(width)]
+                stored[base : base + width] = array(stored.typecode, added)
+            else:
+                stored[base:base] = array(stored.typecode, counts)
+                starts.insert(index, start)
+        except OverflowError:  # a count past 32 bits: the series' counts take 64 from now on
+            self._counts = array(WIDE, stored)
+            self._put(start, counts)
 
     def _roll(self, low: int, high: int) -> None:
         """Regroup the buckets starting in ``[low, high)`` at the current cuts, and move the

@@ -255,3 +255,16 @@ def test_hourly_reach_covers_calendar_baselines():
 def test_tiers_refuse_buckets_that_do_not_divide_an_hour():
     with pytest.raises(ValueError, match="divide an hour"):
         Timeline.parse("7m", "7m")
+
+
+def test_counts_past_32_bits_stay_exact():
+    windows = SeriesWindows(Metric.NPS, TIMELINE, 10 * MINUTE)
+    windows.add(9 * MINUTE, NpsTally(promoters=2**32 - 1, detractors=3))
+    windows.add(9 * MINUTE, NpsTally(promoters=2, passives=1))
+    windows.add(8 * MINUTE, NpsTally(detractors=2**40))
+    assert windows.buckets() == {
+        8 * MINUTE: NpsTally(detractors=2**40),
+        9 * MINUTE: NpsTally(promoters=2**32 + 1, passives=1, detractors=3),
+    }
+    windows.advance(20 * MINUTE)  # both buckets leave the 5-minute window whole
+    assert windows.totals() == (NpsTally(), NpsTally(2**32 + 1, 1, 2**40 + 3))

@@ -1,0 +1,107 @@
+"""The dedupe memory: 128-bit event-id digests seen within the horizon, in flat arrays.
+
+A Python set of 128-bit ints took ~128 bytes per id (the int object, the set's slot and its
+spare room), most of a worker's memory at a million answers a day. Here an id is two 64-bit
+halves in one ``array('Q')`` and a 32-bit *epoch* (the sequence number of the log record that
+persists it) in an ``array('I')``: 20 bytes a slot, open addressing with double hashing.
+
+Ids expire by epoch, as their log records do: ``expire_before(epoch)`` makes every slot of an
+older epoch free for reuse without touching it (a lookup walks past such slots: a later id may
+have been placed beyond one). When free plus expired slots run short, the table is rebuilt at
+a size for its live ids.
+"""
+
+from __future__ import annotations
+
+from array import array
+from struct import Struct
+
+_HALVES = Struct(">QQ")
+MIN_CAPACITY = 1024
+MAX_LOAD = 0.75
+"""Slots ever written (live or expired) per slot, at most, before a rebuild."""
+SPARE = 2
+"""A rebuilt table has at least this many slots per live id."""
+
+
+class Dedupe:
+    __slots__ = ("_epochs", "_halves", "_live", "_live_from", "_mask", "_used")
+
+    def __init__(self) -> None:
+        self._live_from = 1
+        self._allocate(MIN_CAPACITY)
+
+    def _allocate(self, capacity: int) -> None:
+        size = MIN_CAPACITY
+        while size < capacity:
+            size *= 2
+        self._mask = size - 1
+        self._halves = array("Q", bytes(16 * size))
+        self._epochs = array("I", bytes(4 * size))
+        """0: never written since the last rebuild."""
+        self._used = 0
+        self._live: dict[int, int] = {}
+        """Ids per live epoch."""
+
+    def __len__(self) -> int:
+        return sum(self._live.values())
+
+    def nbytes(self) -> int:
+        return self._halves.itemsize * len(self._halves) + self._epochs.itemsize * len(self._epochs)
+
+    def add(self, digest: bytes, epoch: int) -> bool:
+        """Remember a 16-byte digest under ``epoch`` (at least 1, at least every live epoch);
+        False if it is already remembered (a duplicate)."""
+        high, low = _HALVES.unpack(digest)
+        halves, epochs, mask, live_from = self._halves, self._epochs, self._mask, self._live_from
+        slot = low & mask
+        step = (high & mask) | 1  # odd: the probe visits every slot of a power-of-two table
+        free = -1
+        while True:
+            slot_epoch = epochs[slot]
+            if not slot_epoch:
+                break
+            if slot_epoch < live_from:
+                if free < 0:
+                    free = slot
+            elif halves[2 * slot + 1] == low and halves[2 * slot] == high:
+                return False
+            slot = (slot + step) & mask
+        if free < 0:
+            free = slot
+            self._used += 1
+        halves[2 * free] = high
+        halves[2 * free + 1] = low
+        epochs[free] = epoch
+        self._live[epoch] = self._live.get(epoch, 0) + 1
+        if self._used > MAX_LOAD * (mask + 1):
+            self._rebuild()
+        return True
+
+    def expire_before(self, epoch: int) -> None:
+        """Forget every id of an epoch below ``epoch``."""
+        if epoch <= self._live_from:
+            return
+        self._live_from = epoch
+        for old in [e for e in self._live if e < epoch]:
+            del self._live[old]
+
+    def _rebuild(self) -> None:
+        old_halves, old_epochs, live_from = self._halves, self._epochs, self._live_from
+        self._allocate(SPARE * len(self))
+        for slot, slot_epoch in enumerate(old_epochs):
+            if slot_epoch >= live_from:
+                self._place(old_halves[2 * slot], old_halves[2 * slot + 1], slot_epoch)
+
+    def _place(self, high: int, low: int, epoch: int) -> None:
+        """Put an id known to be absent (rebuilding: no expired slots, no growth)."""
+        halves, epochs, mask = self._halves, self._epochs, self._mask
+        slot = low & mask
+        step = (high & mask) | 1
+        while epochs[slot]:
+            slot = (slot + step) & mask
+        halves[2 * slot] = high
+        halves[2 * slot + 1] = low
+        epochs[slot] = epoch
+        self._used += 1
+        self._live[epoch] = self._live.get(epoch, 0) + 1
