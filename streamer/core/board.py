@@ -19,7 +19,6 @@ from streamer.core.events import SurveyResponse
 from streamer.core.ledger import (
     LAYOUT_VERSION,
     WHAT_TO_DO,
-    Dimensions,
     Journal,
     LayoutError,
     Outcome,
@@ -27,12 +26,10 @@ from streamer.core.ledger import (
     digest,
     partition_of_key,
 )
-from streamer.core.scales import Metric, Scale, Scoring
+from streamer.core.scales import Scale, Scoring
 from streamer.core.series import Breakdown, SeriesKey, SeriesLimiter, series_keys
-from streamer.core.tally import Tallier, Tally, from_counts
+from streamer.core.tally import Tallier, Tally
 from streamer.core.window import DAY_MS, SeriesWindows, Timeline
-
-Answer = tuple[Scale, int]
 
 
 class Sourced(NamedTuple):
@@ -78,24 +75,32 @@ class Board:
         self._advanced = False
         self.touched: set[SeriesKey] = set()
         """Series that took answers since the caller last cleared this (rule evaluation)."""
-        self._admitted: dict[tuple[object, ...], tuple[str, tuple[Dimensions, ...]]] = {}
+        self._admitted: dict[tuple[object, ...], tuple[SeriesKey, ...]] = {}
         """Admissions already made, by the answer's series identity: the per-answer cost of
         building and admitting series keys, paid once per series while nothing is released."""
 
     def ingest(self, answers: Iterable[Sourced], now_ms: int) -> Ingested:
         outcomes: Counter[Outcome] = Counter()
-        grouped: dict[tuple[int, Metric, str, int], dict[Dimensions, dict[Answer, int]]] = {}
         late: list[Sourced] = []
         accepted: list[Sourced] = []
-        timeline = self.timeline
+        # The batch is counted per (partition, series identity, bucket, scale, score) first:
+        # series, windows and the log then see each group once, whatever the rate.
+        counted: dict[tuple[int, tuple[object, ...], int, Scale, int], int] = {}
+        first: dict[tuple[object, ...], SurveyResponse] = {}
+        on_time_from = self.timeline.on_time_from(now_ms)
+        bucket_ms = self.timeline.bucket_ms
+        identity = self._identity
+        journal, current = None, None
         for item in answers:
             partition, offset, response = item
-            journal = self._journal(partition)
+            if partition != current or journal is None:
+                journal, current = self._journal(partition), partition
             if offset <= journal.checkpoint:
                 outcomes[Outcome.REPLAYED] += 1
                 continue
             journal.checkpoint = offset
-            if timeline.is_late(response.occurred_at_ms, now_ms):
+            occurred = response.occurred_at_ms
+            if occurred < on_time_from:
                 outcomes[Outcome.LATE] += 1
                 late.append(item)
                 continue
@@ -103,25 +108,49 @@ class Board:
                 outcomes[Outcome.DUPLICATE] += 1
                 continue
             accepted.append(item)
-            touchpoint, series = self._admit(response)
-            bucket = timeline.bucket_of(response.occurred_at_ms)
-            by_series = grouped.setdefault((partition, response.metric, touchpoint, bucket), {})
-            answer = (response.scale, response.score)
-            for dims in series:
-                counts = by_series.get(dims)
-                if counts is None:
-                    by_series[dims] = {answer: 1}
-                else:
-                    counts[answer] = counts.get(answer, 0) + 1
+            who = identity(response)
+            key = (partition, who, occurred - occurred % bucket_ms, response.scale, response.score)
+            times = counted.get(key)
+            if times is None:
+                counted[key] = 1
+                first.setdefault(who, response)
+            else:
+                counted[key] = times + 1
         if accepted:
             outcomes[Outcome.ACCEPTED] += len(accepted)
-        for (partition, metric, touchpoint, bucket), by_series in grouped.items():
-            for dims, counts in by_series.items():
-                key = SeriesKey(metric, touchpoint, dims)
-                tally = self._tallier.tally(metric, counts)
-                self._add(partition, key, bucket, tally)
-                self.journals[partition].count(key, bucket, tally.counts())
+        self._apply(counted, first)
         return Ingested(outcomes, accepted, late)
+
+    def _apply(
+        self,
+        counted: dict[tuple[int, tuple[object, ...], int, Scale, int], int],
+        first: dict[tuple[object, ...], SurveyResponse],
+    ) -> None:
+        """Add a batch's counts: each series and bucket once, summed over its answers."""
+        answers_of: dict[tuple[object, ...], int] = {}
+        for (_, who, _, _, _), times in counted.items():
+            answers_of[who] = answers_of.get(who, 0) + times
+        admitted: dict[tuple[object, ...], tuple[SeriesKey, ...]] = {}
+        for who, answers in answers_of.items():
+            overflowed = self.limiter.overflowed
+            admitted[who] = self._admit(first[who])
+            # The cap holds through a batch (slots free only in `advance`): an identity folded
+            # once is folded for each of its answers, as the count says.
+            self.limiter.overflowed += (self.limiter.overflowed - overflowed) * (answers - 1)
+        sums: dict[tuple[int, SeriesKey, int], list[int]] = {}
+        unit_counts = self._tallier.unit_counts
+        for (partition, who, bucket, scale, score), times in counted.items():
+            unit = unit_counts(first[who].metric, scale, score)
+            for key in admitted[who]:
+                group = sums.get((partition, key, bucket))
+                if group is None:
+                    sums[partition, key, bucket] = [count * times for count in unit]
+                else:
+                    for j, count in enumerate(unit):
+                        group[j] += count * times
+        for (partition, key, bucket), counts in sums.items():
+            self._add(partition, key, bucket, counts)
+            self.journals[partition].count(key, bucket, counts)
 
     def advance(self, now_ms: int) -> None:
         """Move every window to ``now_ms``, roll buckets up, drop expired ones."""
@@ -190,8 +219,7 @@ class Board:
                 if timeline.is_late(start, now_ms):
                     continue
                 self.limiter.admit(series)
-                tally = from_counts(series.metric, counts)
-                self._add(partition, series, timeline.bucket_of(start), tally)
+                self._add(partition, series, timeline.bucket_of(start), counts)
         self.touched.clear()
         self.advance(now_ms)
 
@@ -221,21 +249,20 @@ class Board:
             self._shards[partition] = {}
         return journal
 
-    def _admit(self, response: SurveyResponse) -> tuple[str, tuple[Dimensions, ...]]:
+    def _admit(self, response: SurveyResponse) -> tuple[SeriesKey, ...]:
         identity = self._identity(response)
         known = self._admitted.get(identity)
         if known is not None:
             return known
         keys = series_keys(response, self.breakdowns)
         base = self.limiter.admit(keys[0])
-        dims: list[Dimensions] = [()]
+        admitted = [base]
         folded = base != keys[0]
         for key in keys[1:]:
             # A touchpoint folded into __other__ takes its breakdowns along.
-            admitted = self.limiter.admit(key._replace(touchpoint=base.touchpoint))
-            folded = folded or admitted != key
-            dims.append(admitted.dimensions)
-        admission = base.touchpoint, tuple(dims)
+            admitted.append(self.limiter.admit(key._replace(touchpoint=base.touchpoint)))
+            folded = folded or admitted[-1] != key
+        admission = tuple(admitted)
         if not folded:  # a folded answer may be admitted once a slot frees: ask again then
             self._admitted[identity] = admission
         return admission
@@ -246,12 +273,14 @@ class Board:
             return None
         return self._shards[next(iter(partitions))].get(series)
 
-    def _add(self, partition: int, series: SeriesKey, bucket_start: int, tally: Tally) -> None:
+    def _add(
+        self, partition: int, series: SeriesKey, bucket_start: int, counts: Sequence[int]
+    ) -> None:
         shard = self._shards[partition]
         windows = shard.get(series)
         if windows is None:
             windows = shard[series] = SeriesWindows(series.metric, self.timeline, self.now_ms)
-        windows.add(bucket_start, tally)
+        windows.add_counts(bucket_start, counts)
         partitions = self._partitions.setdefault(series, set())
         view = self._windows.get(series)
         if view is None:
@@ -263,9 +292,9 @@ class Board:
                     series.metric, self.timeline, self.now_ms
                 )
                 for other in (*partitions, partition):
-                    for start, counts in self._shards[other][series].entries():
-                        view.add(start, from_counts(series.metric, counts))
+                    for start, kept in self._shards[other][series].entries():
+                        view.add_counts(start, kept)
             else:
-                view.add(bucket_start, tally)
+                view.add_counts(bucket_start, counts)
         partitions.add(partition)
         self.touched.add(series)

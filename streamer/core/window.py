@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from streamer.core.durations import format_duration_ms, parse_duration_ms
 from streamer.core.scales import Metric
-from streamer.core.tally import TALLY_TYPES, Tally, empty
+from streamer.core.tally import TALLY_TYPES, Tally
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -148,6 +148,19 @@ class Timeline:
         """Whether the bucket that would hold ``ts_ms`` at ``now_ms`` has expired."""
         return self.is_expired(self.cuts(now_ms).rolled(self.bucket_of(ts_ms)), now_ms)
 
+    def on_time_from(self, now_ms: int) -> int:
+        """The earliest event time not late at ``now_ms`` (``is_late`` is ``ts <`` it): the
+        tier a fine bucket rolls to only grows with its start, so one edge holds a batch."""
+        expired = now_ms - self.horizon_ms
+        cuts = self.cuts(now_ms)
+        first = _first_start_at_or_after(expired, DAY_MS)
+        if first < cuts.hourly:
+            return first
+        first = max(cuts.hourly, _first_start_at_or_after(expired, HOUR_MS))
+        if first < cuts.fine:
+            return first
+        return max(cuts.fine, _first_start_at_or_after(expired, self.bucket_ms))
+
     def bucket_range(self, window: WindowSpec, now_ms: int) -> tuple[int, int]:
         """The half-open range of bucket starts that make up ``window`` at ``now_ms``."""
         return (
@@ -176,6 +189,7 @@ class SeriesWindows:
         "_ranges",
         "_starts",
         "_sums",
+        "_totals",
         "_type",
         "_width",
         "metric",
@@ -192,7 +206,9 @@ class SeriesWindows:
         self._now_ms = now_ms
         self._cuts = timeline.cuts(now_ms)
         self._ranges = [timeline.bucket_range(w, now_ms) for w in timeline.windows]
-        self._sums: list[Tally] = [empty(metric) for _ in timeline.windows]
+        self._sums = [0] * (self._width * len(timeline.windows))
+        """Each window's counts, one window after another (tallies are built when read)."""
+        self._totals: tuple[Tally, ...] | None = None
 
     def __bool__(self) -> bool:
         return bool(self._starts)
@@ -206,11 +222,21 @@ class SeriesWindows:
     def add(self, bucket_start: int, tally: Tally) -> None:
         """Merge ``tally`` into the bucket that holds the fine bucket ``bucket_start`` now (any
         bucket start rolls to its own tier). The caller has checked it is not late."""
-        start = self._cuts.rolled(bucket_start)
-        self._put(start, tally.counts())
-        for i, (low, high) in enumerate(self._ranges):
+        self.add_counts(bucket_start, tally.counts())
+
+    def add_counts(self, bucket_start: int, counts: Sequence[int]) -> None:
+        """``add`` for a tally's counts (``Tally.counts()``), with no tally built."""
+        cuts = self._cuts
+        start = bucket_start if bucket_start >= cuts.fine else cuts.rolled(bucket_start)
+        self._put(start, counts)
+        sums, width = self._sums, self._width
+        base = 0
+        for low, high in self._ranges:
             if low <= start < high:
-                self._sums[i] = self._sums[i] + tally  # type: ignore[operator]
+                for j in range(width):
+                    sums[base + j] += counts[j]
+            base += width
+        self._totals = None
 
     def advance(self, now_ms: int) -> list[int]:
         """Move the windows to ``now_ms``; returns the starts of the buckets that expired."""
@@ -220,7 +246,8 @@ class SeriesWindows:
             # buckets stay rolled up (the cuts never move back).
             self._now_ms = now_ms
             self._ranges = [timeline.bucket_range(w, now_ms) for w in timeline.windows]
-            self._sums = [self._merge(low, high) for low, high in self._ranges]
+            self._sums = [c for low, high in self._ranges for c in self._merge(low, high)]
+            self._totals = None
             return self._expire(now_ms)
         self._now_ms = now_ms
         cuts = timeline.cuts(now_ms)
@@ -240,14 +267,19 @@ class SeriesWindows:
             # Most moves cross no bucket of a sparse series: no tally arithmetic then.
             left_high, entered_low = min(low, old_high), max(old_high, low)
             if bisect_left(starts, old_low) != bisect_left(starts, left_high):
-                self._sums[i] = self._sums[i] - self._merge(old_low, left_high)  # type: ignore[operator]
+                self._shift(i, self._merge(old_low, left_high), -1)
             if bisect_left(starts, entered_low) != bisect_left(starts, high):
-                self._sums[i] = self._sums[i] + self._merge(entered_low, high)  # type: ignore[operator]
+                self._shift(i, self._merge(entered_low, high), 1)
         return self._expire(now_ms)
 
     def totals(self) -> tuple[Tally, ...]:
         """One tally per window, in the timeline's order."""
-        return tuple(self._sums)
+        if self._totals is None:
+            width, sums = self._width, self._sums
+            self._totals = tuple(
+                self._type(*sums[i : i + width]) for i in range(0, len(sums), width)
+            )
+        return self._totals
 
     def between(self, low_ms: int, high_ms: int) -> list[tuple[int, Tally]]:
         """The buckets (at their tier's resolution) starting in ``[low_ms, high_ms)``, oldest
@@ -260,7 +292,7 @@ class SeriesWindows:
         """The merge of the buckets starting in ``[low_ms, high_ms)``: exactly the answers of
         that range when both edges fall on bucket starts of the tier there (whole hours in the
         hourly tier, whole UTC days in the daily one)."""
-        return self._merge(low_ms, high_ms)
+        return self._type(*self._merge(low_ms, high_ms))
 
     def entries(self) -> Iterable[tuple[int, Sequence[int]]]:
         """Every bucket as (start, counts), oldest first (for persisting)."""
@@ -276,17 +308,22 @@ class SeriesWindows:
         starts, width, stored = self._starts, self._width, self._counts
         index = bisect_left(starts, start)
         base = index * width
-        found = index < len(starts) and starts[index] == start
+        if index < len(starts) and starts[index] == start:
+            j = 0
+            try:
+                for j in range(width):
+                    stored[base + j] += counts[j]
+            except OverflowError:  # a count past 32 bits: the series' take 64 from now on
+                self._counts = stored = array(WIDE, stored)
+                for k in range(j, width):  # an add that overflows leaves its count as it was
+                    stored[base + k] += counts[k]
+            return
         try:
-            if found:
-                added = [stored[base + j] + counts[j] for j in range(width)]
-                stored[base : base + width] = array(stored.typecode, added)
-            else:
-                stored[base:base] = array(stored.typecode, counts)
-                starts.insert(index, start)
-        except OverflowError:  # a count past 32 bits: the series' counts take 64 from now on
-            self._counts = array(WIDE, stored)
-            self._put(start, counts)
+            stored[base:base] = array(stored.typecode, counts)
+        except OverflowError:
+            self._counts = stored = array(WIDE, stored)
+            stored[base:base] = array(WIDE, counts)
+        starts.insert(index, start)
 
     def _roll(self, low: int, high: int) -> None:
         """Regroup the buckets starting in ``[low, high)`` at the current cuts, and move the
@@ -301,30 +338,32 @@ class SeriesWindows:
         for start, counts in moved:
             rolled = cuts.rolled(start)
             if rolled != start:
-                self._move(start, rolled, self._type(*counts))
+                for i, (low, high) in enumerate(self._ranges):
+                    was, now = low <= start < high, low <= rolled < high
+                    if was != now:
+                        self._shift(i, counts, 1 if now else -1)
             self._put(rolled, counts)
 
-    def _move(self, start: int, rolled: int, tally: Tally) -> None:
-        for i, (low, high) in enumerate(self._ranges):
-            was, now = low <= start < high, low <= rolled < high
-            if was and not now:
-                self._sums[i] = self._sums[i] - tally  # type: ignore[operator]
-            elif now and not was:
-                self._sums[i] = self._sums[i] + tally  # type: ignore[operator]
+    def _shift(self, window: int, counts: Sequence[int], sign: int) -> None:
+        """Add (``sign`` 1) or remove (-1) counts from a window's sum."""
+        sums, width = self._sums, self._width
+        for j in range(width):
+            sums[window * width + j] += sign * counts[j]
+        if min(sums[window * width : (window + 1) * width]) < 0:
+            raise ValueError(f"a window's counts cannot go negative: {sums}")
+        self._totals = None
 
-    def _merge(self, low: int, high: int) -> Tally:
-        if low >= high:
-            return empty(self.metric)
-        starts, width = self._starts, self._width
-        first, last = bisect_left(starts, low), bisect_left(starts, high)
-        if first == last:
-            return empty(self.metric)
+    def _merge(self, low: int, high: int) -> list[int]:
+        width = self._width
         sums = [0] * width
-        counts = self._counts
+        if low >= high:
+            return sums
+        starts, counts = self._starts, self._counts
+        first, last = bisect_left(starts, low), bisect_left(starts, high)
         for base in range(first * width, last * width, width):
             for j in range(width):
                 sums[j] += counts[base + j]
-        return self._type(*sums)
+        return sums
 
     def _expire(self, now_ms: int) -> list[int]:
         cut = bisect_left(self._starts, now_ms - self.timeline.horizon_ms)

@@ -268,3 +268,14 @@ def test_counts_past_32_bits_stay_exact():
     }
     windows.advance(20 * MINUTE)  # both buckets leave the 5-minute window whole
     assert windows.totals() == (NpsTally(), NpsTally(2**32 + 1, 1, 2**40 + 3))
+
+
+@given(
+    st.sampled_from(["1m,5m", "5m,1h,24h,7d,30d,90d", "1h,7d"]),
+    st.integers(-(10**12), 10**13),
+    st.integers(-2 * DAY, 2 * DAY),
+)
+def test_one_edge_tells_late_answers_at_any_moment(windows, now, near_horizon):
+    timeline = Timeline.parse("1m", windows)
+    for age in (near_horizon, timeline.horizon_ms + near_horizon):
+        assert timeline.is_late(now - age, now) == (now - age < timeline.on_time_from(now))
