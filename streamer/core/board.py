@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from operator import attrgetter
+from operator import add, attrgetter
 from typing import NamedTuple
 
 from streamer.core.events import SurveyResponse
@@ -26,7 +26,7 @@ from streamer.core.ledger import (
     digest,
     partition_of_key,
 )
-from streamer.core.scales import Scale, Scoring
+from streamer.core.scales import Metric, Scale, Scoring
 from streamer.core.series import Breakdown, SeriesKey, SeriesLimiter, series_keys
 from streamer.core.tally import Tallier, Tally
 from streamer.core.window import DAY_MS, SeriesWindows, Timeline
@@ -38,6 +38,10 @@ class Sourced(NamedTuple):
     partition: int
     offset: int
     response: SurveyResponse
+
+
+Group = tuple[int, tuple[object, ...], int]
+"""(source partition, series identity, bucket start): the answers of a batch counted together."""
 
 
 class Ingested(NamedTuple):
@@ -63,6 +67,7 @@ class Board:
         self.now_ms = now_ms
         self.dedupe_horizon_ms = dedupe_horizon_ms
         self._tallier = Tallier(scoring)
+        self._units: dict[tuple[Metric, Scale, int], tuple[int, ...]] = {}
         self.limiter = SeriesLimiter(max_series)
         self.journals: dict[int, Journal] = {}
         self._shards: dict[int, dict[SeriesKey, SeriesWindows]] = {}
@@ -83,13 +88,13 @@ class Board:
         outcomes: Counter[Outcome] = Counter()
         late: list[Sourced] = []
         accepted: list[Sourced] = []
-        # The batch is counted per (partition, series identity, bucket, scale, score) first:
-        # series, windows and the log then see each group once, whatever the rate.
-        counted: dict[tuple[int, tuple[object, ...], int, Scale, int], int] = {}
+        # The batch is summed per (partition, series identity, bucket) first: series, windows
+        # and the log then see each group once, whatever the rate.
+        groups: dict[Group, Sequence[int]] = {}
         first: dict[tuple[object, ...], SurveyResponse] = {}
         on_time_from = self.timeline.on_time_from(now_ms)
         bucket_ms = self.timeline.bucket_ms
-        identity = self._identity
+        identity, units = self._identity, self._units
         journal, current = None, None
         for item in answers:
             partition, offset, response = item
@@ -109,45 +114,55 @@ class Board:
                 continue
             accepted.append(item)
             who = identity(response)
-            key = (partition, who, occurred - occurred % bucket_ms, response.scale, response.score)
-            times = counted.get(key)
-            if times is None:
-                counted[key] = 1
+            unit = units.get((who[0], response.scale, response.score))
+            if unit is None:
+                unit = self._unit(response)
+            key = (partition, who, occurred - occurred % bucket_ms)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = unit
                 first.setdefault(who, response)
             else:
-                counted[key] = times + 1
+                groups[key] = list(map(add, group, unit))
         if accepted:
             outcomes[Outcome.ACCEPTED] += len(accepted)
-        self._apply(counted, first)
+        self._apply(groups, first)
         return Ingested(outcomes, accepted, late)
 
+    def _unit(self, response: SurveyResponse) -> tuple[int, ...]:
+        """An answer's tally counts, and a 1 after them (groups count their answers)."""
+        metric, scale, score = response.metric, response.scale, response.score
+        unit = self._units[metric, scale, score] = (
+            *self._tallier.unit(metric, scale, score).counts(),
+            1,
+        )
+        return unit
+
     def _apply(
-        self,
-        counted: dict[tuple[int, tuple[object, ...], int, Scale, int], int],
-        first: dict[tuple[object, ...], SurveyResponse],
+        self, groups: dict[Group, Sequence[int]], first: dict[tuple[object, ...], SurveyResponse]
     ) -> None:
         """Add a batch's counts: each series and bucket once, summed over its answers."""
-        answers_of: dict[tuple[object, ...], int] = {}
-        for (_, who, _, _, _), times in counted.items():
-            answers_of[who] = answers_of.get(who, 0) + times
         admitted: dict[tuple[object, ...], tuple[SeriesKey, ...]] = {}
-        for who, answers in answers_of.items():
-            overflowed = self.limiter.overflowed
-            admitted[who] = self._admit(first[who])
-            # The cap holds through a batch (slots free only in `advance`): an identity folded
-            # once is folded for each of its answers, as the count says.
-            self.limiter.overflowed += (self.limiter.overflowed - overflowed) * (answers - 1)
+        folds: dict[tuple[object, ...], int] = {}
         sums: dict[tuple[int, SeriesKey, int], list[int]] = {}
-        unit_counts = self._tallier.unit_counts
-        for (partition, who, bucket, scale, score), times in counted.items():
-            unit = unit_counts(first[who].metric, scale, score)
-            for key in admitted[who]:
-                group = sums.get((partition, key, bucket))
-                if group is None:
-                    sums[partition, key, bucket] = [count * times for count in unit]
+        limiter = self.limiter
+        for (partition, who, bucket), counted in groups.items():
+            keys = admitted.get(who)
+            if keys is None:
+                overflowed = limiter.overflowed
+                keys = admitted[who] = self._admit(first[who])
+                # The cap holds through a batch (slots free only in `advance`): an identity
+                # folded once is folded for each of its answers, as the count says.
+                folds[who] = limiter.overflowed - overflowed
+                limiter.overflowed -= folds[who]
+            limiter.overflowed += folds[who] * counted[-1]
+            counts = counted[:-1]
+            for key in keys:
+                total = sums.get((partition, key, bucket))
+                if total is None:
+                    sums[partition, key, bucket] = list(counts)
                 else:
-                    for j, count in enumerate(unit):
-                        group[j] += count * times
+                    sums[partition, key, bucket] = list(map(add, total, counts))
         for (partition, key, bucket), counts in sums.items():
             self._add(partition, key, bucket, counts)
             self.journals[partition].count(key, bucket, counts)
@@ -278,11 +293,15 @@ class Board:
     ) -> None:
         shard = self._shards[partition]
         windows = shard.get(series)
+        view = self._windows.get(series)
+        self.touched.add(series)
+        if windows is not None and view is windows:  # the series of one partition, known
+            windows.add_counts(bucket_start, counts)
+            return
         if windows is None:
             windows = shard[series] = SeriesWindows(series.metric, self.timeline, self.now_ms)
         windows.add_counts(bucket_start, counts)
         partitions = self._partitions.setdefault(series, set())
-        view = self._windows.get(series)
         if view is None:
             self._windows[series] = windows
         elif view is not windows:
@@ -297,4 +316,3 @@ class Board:
             else:
                 view.add_counts(bucket_start, counts)
         partitions.add(partition)
-        self.touched.add(series)

@@ -147,12 +147,11 @@ class Tallier:
     creates a handful of tally values instead of one per answer.
     """
 
-    __slots__ = ("_unit_counts", "_units", "scoring")
+    __slots__ = ("_units", "scoring")
 
     def __init__(self, scoring: Scoring) -> None:
         self.scoring = scoring
         self._units: dict[tuple[Metric, Scale, int], Tally] = {}
-        self._unit_counts: dict[tuple[Metric, Scale, int], tuple[int, ...]] = {}
 
     def unit(self, metric: Metric, scale: Scale, score: int) -> Tally:
         key = (metric, scale, score)
@@ -160,14 +159,6 @@ class Tallier:
         if unit is None:
             unit = self._units[key] = tally_of(metric, scale, score, self.scoring)
         return unit
-
-    def unit_counts(self, metric: Metric, scale: Scale, score: int) -> tuple[int, ...]:
-        """``unit(...).counts()``, kept."""
-        key = (metric, scale, score)
-        counts = self._unit_counts.get(key)
-        if counts is None:
-            counts = self._unit_counts[key] = self.unit(metric, scale, score).counts()
-        return counts
 
     def tally(self, metric: Metric, answers: Mapping[tuple[Scale, int], int]) -> Tally:
         """The tally of ``answers``: how many times each (scale, score) was given."""

@@ -180,6 +180,20 @@ def test_the_series_cap_folds_new_touchpoints_and_their_breakdowns():
     assert board.limiter.overflowed > 0
 
 
+def test_folded_answers_count_the_same_in_one_batch_or_one_by_one():
+    answers = [
+        Sourced(0, i, answer(f"e{i}", i % 11, touchpoint=f"t{i % 3}", channel=f"c{i % 2}"))
+        for i in range(12)
+    ]
+    together = Board(SCORING, TIMELINE, parse_breakdowns("channel"), max_series=2, now_ms=NOW)
+    together.ingest(answers, NOW)
+    alone = Board(SCORING, TIMELINE, parse_breakdowns("channel"), max_series=2, now_ms=NOW)
+    for item in answers:
+        alone.ingest([item], NOW)
+    assert scores_of(together) == scores_of(alone)
+    assert together.limiter.overflowed == alone.limiter.overflowed > 0
+
+
 def test_a_series_on_two_partitions_is_merged_and_each_partition_restores_alone():
     board = Board(SCORING, TIMELINE, now_ms=NOW)
     board.ingest([Sourced(3, 0, answer("e1", 9)), Sourced(1, 0, answer("e2", 2))], NOW)
