@@ -23,7 +23,6 @@ from streamer.core.ledger import (
     LayoutError,
     Outcome,
     Write,
-    digest,
     partition_of_key,
 )
 from streamer.core.scales import Metric, Scale, Scoring
@@ -109,7 +108,7 @@ class Board:
                 outcomes[Outcome.LATE] += 1
                 late.append(item)
                 continue
-            if not journal.remember(digest(response.event_id)):
+            if not journal.remember(response.event_id):
                 outcomes[Outcome.DUPLICATE] += 1
                 continue
             accepted.append(item)

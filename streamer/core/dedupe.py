@@ -25,7 +25,7 @@ SPARE = 2
 
 
 class Dedupe:
-    __slots__ = ("_epochs", "_halves", "_live", "_live_from", "_mask", "_used")
+    __slots__ = ("_epochs", "_halves", "_limit", "_live", "_live_from", "_mask", "_used")
 
     def __init__(self) -> None:
         self._live_from = 1
@@ -36,6 +36,7 @@ class Dedupe:
         while size < capacity:
             size *= 2
         self._mask = size - 1
+        self._limit = int(MAX_LOAD * size)
         self._halves = array("Q", bytes(16 * size))
         self._epochs = array("I", bytes(4 * size))
         """0: never written since the last rebuild."""
@@ -74,7 +75,7 @@ class Dedupe:
         halves[2 * free + 1] = low
         epochs[free] = epoch
         self._live[epoch] = self._live.get(epoch, 0) + 1
-        if self._used > MAX_LOAD * (mask + 1):
+        if self._used > self._limit:
             self._rebuild()
         return True
 

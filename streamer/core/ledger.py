@@ -73,11 +73,6 @@ class Write(NamedTuple):
     value: bytes | None
 
 
-def digest(event_id: str) -> bytes:
-    """128 bits of the event id: retries share it, and 10^9 ids collide with odds of 10^-21."""
-    return blake2b(event_id.encode(), digest_size=16).digest()
-
-
 def header_key(partition: int) -> bytes:
     return f"{partition}|H".encode()
 
@@ -139,9 +134,11 @@ class Journal:
 
     # -- answers ---------------------------------------------------------------------------
 
-    def remember(self, event_digest: bytes) -> bool:
+    def remember(self, event_id: str) -> bool:
         """Remember an answer's event id for the next log record; False if it was counted
-        within the dedupe horizon (a producer's retry)."""
+        within the dedupe horizon (a producer's retry). Ids are kept as 128-bit digests:
+        retries share one, and 10^9 ids collide with odds of 10^-21."""
+        event_digest = blake2b(event_id.encode(), digest_size=16).digest()
         if not self._dedupe.add(event_digest, self._seq + 1):
             return False
         self._fresh += event_digest
