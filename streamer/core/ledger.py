@@ -18,31 +18,51 @@ cover, so a crash can never keep one without the others.
 
 Versioned: a header names the layout (its version, bucket size and tiers); state written with
 another bucket size that the configured one cannot hold, or by another version, is refused with
-a message saying what to do (``LayoutError``).
+a message saying what to do (``LayoutError``; the keys and checks are in ``layout``). The
+dedupe memory (``dedupe.Dedupe``) expires ids by log record, as the log records expire.
 """
 
 from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from hashlib import blake2b
 from typing import NamedTuple
 
 import orjson
 
 from streamer.core.dedupe import Dedupe
-from streamer.core.durations import format_duration_ms
+from streamer.core.layout import (
+    CHUNK_BYTES,
+    LAYOUT_VERSION,
+    WHAT_TO_DO,
+    LayoutError,
+    Write,
+    check_layout,
+    chunk_key,
+    header_key,
+    log_key,
+    partition_of_key,
+    records_of,
+)
 from streamer.core.series import SeriesKey
 from streamer.core.window import SeriesWindows, Timeline
 
-LAYOUT_VERSION = 2
-CHUNK_BYTES = 262_144
-"""A snapshot chunk's size, well under Kafka's default 1 MB message limit."""
+__all__ = [
+    "LAYOUT_VERSION",
+    "WHAT_TO_DO",
+    "Journal",
+    "LayoutError",
+    "Outcome",
+    "Restored",
+    "Write",
+    "partition_of_key",
+    "records_of",
+]
+
 MIN_SNAPSHOT_BYTES = 65_536
 """A small state is not rewritten at every flush: the log may grow to this before a snapshot."""
-
-Dimensions = tuple[tuple[str, str], ...]
 
 
 class Outcome(enum.StrEnum):
@@ -55,42 +75,6 @@ class Outcome(enum.StrEnum):
     REPLAYED = "replayed"
 
 
-WHAT_TO_DO = (
-    "Run the version that wrote it, or start afresh with a new STREAMER_APP_ID (the input is "
-    "then read again from the start of its retention; the old changelog topics can be deleted)."
-)
-
-
-class LayoutError(ValueError):
-    """Persisted state this version cannot read as configured; the message says what to do."""
-
-
-class Write(NamedTuple):
-    """A changelog record to write (``value`` None: delete the key)."""
-
-    partition: int
-    key: bytes
-    value: bytes | None
-
-
-def header_key(partition: int) -> bytes:
-    return f"{partition}|H".encode()
-
-
-def _log_key(partition: int, seq: int) -> bytes:
-    return f"{partition}|L|{seq}".encode()
-
-
-def _chunk_key(partition: int, generation: int, index: int) -> bytes:
-    return f"{partition}|S|{generation}|{index}".encode()
-
-
-def partition_of_key(key: bytes) -> int | None:
-    """The source partition a persisted key belongs to (None: not a key of this layout)."""
-    head, sep, _ = key.partition(b"|")
-    return int(head) if sep and head.isdigit() else None
-
-
 class _Segment(NamedTuple):
     """A log record kept: its digests are in the dedupe memory under epoch ``seq``."""
 
@@ -101,8 +85,8 @@ class _Segment(NamedTuple):
 class Journal:
     """One source partition's persistence: checkpoint, dedupe memory, pending log, snapshots.
 
-    The caller (``board.Board``) keeps the partition's series windows; it asks ``seen`` and
-    ``remember`` for each answer, ``count``s what it added, and ``flush``es at each commit.
+    The caller (``board.Board``) keeps the partition's series windows; it asks ``remember``
+    for each answer, ``count``s what it added, and ``flush``es at each commit.
     """
 
     def __init__(self, partition: int, timeline: Timeline, dedupe_horizon_ms: int) -> None:
@@ -204,7 +188,7 @@ class Journal:
         self._segments.append(_Segment(self._seq, seconds * 1000))
         self._persisted_checkpoint = self.checkpoint
         self._undefined, self._pending, self._fresh = [], {}, bytearray()
-        key = _log_key(self.partition, self._seq)
+        key = log_key(self.partition, self._seq)
         self._log_bytes += len(key) + len(value)
         return Write(self.partition, key, value)
 
@@ -235,7 +219,7 @@ class Journal:
             size += len(item) + 1
         chunks.append(b"[" + b",".join(part) + b"]")
         writes = [
-            Write(self.partition, _chunk_key(self.partition, self._generation, i), chunk)
+            Write(self.partition, chunk_key(self.partition, self._generation, i), chunk)
             for i, chunk in enumerate(chunks)
         ]
         self._chunks = len(chunks)
@@ -255,7 +239,7 @@ class Journal:
         # leaves the previous snapshot whole.
         writes.append(Write(self.partition, header_key(self.partition), orjson.dumps(header)))
         writes += [
-            Write(self.partition, _chunk_key(self.partition, old_generation, i), None)
+            Write(self.partition, chunk_key(self.partition, old_generation, i), None)
             for i in range(old_chunks)
         ]
         self._needs_header = False
@@ -274,7 +258,7 @@ class Journal:
             and segments[0].seq <= self._folded_seq
         ):
             segment = segments.popleft()
-            writes.append(Write(self.partition, _log_key(self.partition, segment.seq), None))
+            writes.append(Write(self.partition, log_key(self.partition, segment.seq), None))
         if segments:
             self._dedupe.expire_before(segments[0].seq)
         return writes
@@ -287,7 +271,7 @@ class Journal:
         header_raw = records.get(header_key(self.partition))
         header = orjson.loads(header_raw) if header_raw else None
         if header is not None:
-            self._check_layout(header)
+            check_layout(self.partition, header, self.timeline.bucket_ms)
             self._generation, self._chunks = header["generation"], header["chunks"]
             self._folded_seq = self._seq = header["seq"]
             self.checkpoint = self._persisted_checkpoint = header["o"]
@@ -333,23 +317,6 @@ class Journal:
         self._keys_by_id.clear()
         self._expire(now_ms)
 
-    def _check_layout(self, header: Mapping[str, object]) -> None:
-        version = header.get("v")
-        if version != LAYOUT_VERSION:
-            raise LayoutError(
-                f"partition {self.partition}: state of layout version {version!r}, this version "
-                f"reads version {LAYOUT_VERSION}. " + WHAT_TO_DO
-            )
-        stored = int(header["bucket_ms"])  # type: ignore[call-overload]
-        if self.timeline.bucket_ms % stored:
-            raise LayoutError(
-                f"partition {self.partition}: the state holds {format_duration_ms(stored)} "
-                f"buckets, which {format_duration_ms(self.timeline.bucket_ms)} buckets "
-                f"(STREAMER_BUCKET) cannot hold exactly. Set STREAMER_BUCKET back to "
-                f"{format_duration_ms(stored)} (or a multiple of it that divides an hour), or "
-                "start afresh with a new STREAMER_APP_ID."
-            )
-
     def _read_chunk(self, value: bytes, stored_bucket_ms: int) -> Iterator[Restored]:
         for sid, text, starts, counts in orjson.loads(value):
             key = self._define(sid, SeriesKey.decode(text))
@@ -370,8 +337,3 @@ class Restored(NamedTuple):
     series: SeriesKey
     bucket_start: int
     counts: list[int]
-
-
-def records_of(items: Iterable[tuple[bytes, bytes]], partition: int) -> dict[bytes, bytes]:
-    """The records of one partition, from everything persisted."""
-    return {key: value for key, value in items if partition_of_key(key) == partition}
