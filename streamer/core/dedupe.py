@@ -88,21 +88,22 @@ class Dedupe:
             del self._live[old]
 
     def _rebuild(self) -> None:
-        old_halves, old_epochs, live_from = self._halves, self._epochs, self._live_from
+        old_halves, old_epochs, live_from, live = (
+            self._halves,
+            self._epochs,
+            self._live_from,
+            self._live,
+        )
         self._allocate(SPARE * len(self))
-        for slot, slot_epoch in enumerate(old_epochs):
-            if slot_epoch >= live_from:
-                self._place(old_halves[2 * slot], old_halves[2 * slot + 1], slot_epoch)
-
-    def _place(self, high: int, low: int, epoch: int) -> None:
-        """Put an id known to be absent (rebuilding: no expired slots, no growth)."""
+        self._live = live  # the same ids stay, under the same epochs
         halves, epochs, mask = self._halves, self._epochs, self._mask
-        slot = low & mask
-        step = (high & mask) | 1
-        while epochs[slot]:
-            slot = (slot + step) & mask
-        halves[2 * slot] = high
-        halves[2 * slot + 1] = low
-        epochs[slot] = epoch
-        self._used += 1
-        self._live[epoch] = self._live.get(epoch, 0) + 1
+        for old, slot_epoch in enumerate(old_epochs):
+            if slot_epoch >= live_from:  # the probe of `add`, into a table of no expired slots
+                high, low = old_halves[2 * old], old_halves[2 * old + 1]
+                slot, step = low & mask, (high & mask) | 1
+                while epochs[slot]:
+                    slot = (slot + step) & mask
+                halves[2 * slot] = high
+                halves[2 * slot + 1] = low
+                epochs[slot] = slot_epoch
+        self._used = sum(live.values())
