@@ -111,11 +111,6 @@ def empty(metric: Metric) -> Tally:
     return TALLY_TYPES[metric]()
 
 
-def from_counts(metric: Metric, counts: Iterable[int]) -> Tally:
-    """Inverse of ``tally.counts()``, for reading persisted tallies back."""
-    return TALLY_TYPES[metric](*counts)
-
-
 def total(metric: Metric, tallies: Iterable[Tally]) -> Tally:
     result = empty(metric)
     for tally in tallies:

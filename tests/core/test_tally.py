@@ -9,7 +9,6 @@ from streamer.core.tally import (
     NpsTally,
     Tallier,
     empty,
-    from_counts,
     tally_of,
     total,
 )
@@ -39,12 +38,6 @@ def test_multiplying_is_repeated_addition(tally_times):
     for _ in range(times):
         repeated = repeated + tally
     assert tally * times == repeated
-
-
-@given(metrics.flatmap(lambda m: st.tuples(st.just(m), tallies_of(m))))
-def test_counts_round_trip(metric_tally):
-    metric, tally = metric_tally
-    assert from_counts(metric, tally.counts()) == tally
 
 
 @given(st.lists(answers(), max_size=60), st.lists(answers(), max_size=60))
