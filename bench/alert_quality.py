@@ -34,7 +34,7 @@ from streamer.core.scales import CES_7, CSAT_5, NPS_SCALE, Metric, Scoring
 from streamer.core.scores import ScoreKind
 from streamer.core.sequential import limit, reference
 from streamer.core.tally import NpsTally
-from streamer.core.window import Timeline
+from streamer.core.timeline import Timeline
 from streamer.rules_file import read_rules
 
 HOUR_MS = 3_600_000

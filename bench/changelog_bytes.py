@@ -19,7 +19,7 @@ from bench.report import save
 from streamer.core.board import Board, Sourced
 from streamer.core.events import SurveyResponse
 from streamer.core.scales import NPS_SCALE, Metric, Scoring
-from streamer.core.window import Timeline
+from streamer.core.timeline import Timeline
 
 START_MS = 1_795_341_600_000
 SEAL_BYTES = 5

@@ -25,7 +25,7 @@ from streamer.core.events import SurveyResponse
 from streamer.core.scales import Scoring
 from streamer.core.series import parse_breakdowns
 from streamer.core.tally import Tallier
-from streamer.core.window import Timeline
+from streamer.core.timeline import Timeline
 
 TOUCHPOINTS = [f"touchpoint-{i:02d}" for i in range(50)]
 CHANNELS = ["voice", "chat", "email", "web", "ivr"]

@@ -36,7 +36,7 @@ from streamer.core.board import Board, Sourced
 from streamer.core.events import SurveyResponse
 from streamer.core.scales import Metric, Scale, Scoring
 from streamer.core.series import parse_breakdowns
-from streamer.core.window import Timeline
+from streamer.core.timeline import Timeline
 from tests.integration import harness
 
 CHANNELS = ("voice", "chat", "email", "web", "ivr")

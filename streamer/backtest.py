@@ -26,9 +26,9 @@ from streamer.core.monitor import Monitor
 from streamer.core.rules import Rule
 from streamer.core.scales import Scoring
 from streamer.core.series import Breakdown
+from streamer.core.timeline import Timeline
 from streamer.core.timestamps import format_timestamp_ms
 from streamer.core.watch import Watch
-from streamer.core.window import Timeline
 from streamer.traffic.files import read_events
 
 WEEK_MS = 7 * 86_400_000

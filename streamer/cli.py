@@ -16,7 +16,7 @@ from streamer.rules_file import read_rules
 
 def _windows(text: str | None) -> dict[str, int]:
     """The windows rules are checked against: ``--windows``, else ``STREAMER_WINDOWS``."""
-    from streamer.core.window import WindowSpec
+    from streamer.core.timeline import WindowSpec
 
     if text is None:
         from streamer.app.settings import Settings

@@ -15,7 +15,7 @@ from pathlib import Path
 from streamer.app.settings import Settings, SettingsError
 from streamer.core.rules import Calendar, Drop, Rule
 from streamer.core.scales import Scoring
-from streamer.core.window import Timeline
+from streamer.core.timeline import Timeline
 from streamer.kafka.topics import repartition_topic
 from streamer.rules_file import read_rules
 

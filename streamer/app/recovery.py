@@ -12,7 +12,7 @@ from streamer.app.intake import Intake
 from streamer.app.readiness import Readiness
 from streamer.app.store import AlertStore, StateStore
 from streamer.core.board import Board
-from streamer.core.ledger import LayoutError
+from streamer.core.layout import LayoutError
 from streamer.core.watch import Watch
 
 log = logging.getLogger("streamer.worker")

@@ -28,7 +28,7 @@ from streamer.core.durations import parse_duration_ms
 from streamer.core.events import Limits
 from streamer.core.scales import CesPolicy, CsatPolicy, Scoring
 from streamer.core.series import Breakdown, parse_breakdowns
-from streamer.core.window import Timeline
+from streamer.core.timeline import Timeline
 from streamer.kafka.settings import KafkaSettings
 from streamer.kafka.topics import is_topic_name
 

@@ -24,7 +24,7 @@ import orjson
 
 from streamer.app.seams import Flush, Table
 from streamer.core.alerting import AlertState, decode_state, encode_state, is_kept
-from streamer.core.ledger import Write, partition_of_key
+from streamer.core.layout import Write, partition_of_key
 from streamer.core.series import SeriesKey
 from streamer.core.watch import StateKey
 

@@ -16,19 +16,13 @@ from operator import add, attrgetter
 from typing import NamedTuple
 
 from streamer.core.events import SurveyResponse
-from streamer.core.ledger import (
-    LAYOUT_VERSION,
-    WHAT_TO_DO,
-    Journal,
-    LayoutError,
-    Outcome,
-    Write,
-    partition_of_key,
-)
+from streamer.core.layout import LAYOUT_VERSION, WHAT_TO_DO, LayoutError, Write, partition_of_key
+from streamer.core.ledger import Journal, Outcome
 from streamer.core.scales import Metric, Scale, Scoring
 from streamer.core.series import Breakdown, SeriesKey, SeriesLimiter, series_keys
 from streamer.core.tally import Tallier, Tally
-from streamer.core.window import DAY_MS, SeriesWindows, Timeline
+from streamer.core.timeline import DAY_MS, Timeline
+from streamer.core.window import SeriesWindows
 
 
 class Sourced(NamedTuple):

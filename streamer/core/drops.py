@@ -19,7 +19,7 @@ from streamer.core.scores import estimate
 from streamer.core.sequential import Cusum, Reference, limit, reference
 from streamer.core.series import SeriesKey
 from streamer.core.tally import Tally, total
-from streamer.core.window import Timeline
+from streamer.core.timeline import Timeline
 
 StateKey = tuple[str, SeriesKey]
 """(rule name, series)"""

@@ -43,23 +43,10 @@ from streamer.core.layout import (
     chunk_key,
     header_key,
     log_key,
-    partition_of_key,
-    records_of,
 )
 from streamer.core.series import SeriesKey
-from streamer.core.window import SeriesWindows, Timeline
-
-__all__ = [
-    "LAYOUT_VERSION",
-    "WHAT_TO_DO",
-    "Journal",
-    "LayoutError",
-    "Outcome",
-    "Restored",
-    "Write",
-    "partition_of_key",
-    "records_of",
-]
+from streamer.core.timeline import Timeline
+from streamer.core.window import SeriesWindows
 
 MIN_SNAPSHOT_BYTES = 65_536
 """A small state is not rewritten at every flush: the log may grow to this before a snapshot."""

@@ -24,7 +24,7 @@ from streamer.core.drops import Drops, History, StateKey
 from streamer.core.rules import Drop, Rule, Signal, Threshold, Verdict, evaluate_threshold
 from streamer.core.scales import CesPolicy
 from streamer.core.series import SeriesKey
-from streamer.core.window import Timeline
+from streamer.core.timeline import Timeline
 
 __all__ = ["Evaluated", "History", "StateKey", "Watch"]
 

@@ -1,5 +1,5 @@
 """One series' buckets and window sums, kept incrementally (the tiers and windows are
-defined in ``streamer.core.timeline``, re-exported here for its long-standing importers)."""
+defined in ``streamer.core.timeline``)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,8 @@ from collections.abc import Iterable, Sequence
 from streamer.core.scales import Metric
 from streamer.core.tally import TALLY_TYPES, Tally
 from streamer.core.timeline import (
-    DAY_MS,
-    HOUR_MS,
-    Cuts,
     Timeline,
-    WindowSpec,
-    bucket_start_ms,
 )
-
-__all__ = [
-    "DAY_MS",
-    "HOUR_MS",
-    "Cuts",
-    "SeriesWindows",
-    "Timeline",
-    "WindowSpec",
-    "bucket_start_ms",
-]
 
 NARROW, WIDE = "I", "q"
 """Bucket counts are unsigned 32-bit (half the memory: most of a series' state is its counts),

@@ -8,11 +8,12 @@ from hypothesis import strategies as st
 from streamer.core import ledger
 from streamer.core.board import Board, Sourced
 from streamer.core.events import SurveyResponse
-from streamer.core.ledger import LayoutError, Outcome
+from streamer.core.layout import LayoutError
+from streamer.core.ledger import Outcome
 from streamer.core.scales import NPS_SCALE, Metric, Scoring
 from streamer.core.series import OTHER, SeriesKey, parse_breakdowns
 from streamer.core.tally import NpsTally
-from streamer.core.window import Timeline
+from streamer.core.timeline import Timeline
 
 MINUTE = 60_000
 HOUR = 60 * MINUTE

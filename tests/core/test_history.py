@@ -7,7 +7,7 @@ from streamer.core.board import Board, Sourced
 from streamer.core.events import SurveyResponse
 from streamer.core.scales import NPS_SCALE, Metric, Scoring
 from streamer.core.series import SeriesKey
-from streamer.core.window import Timeline
+from streamer.core.timeline import Timeline
 from tests.integration.expected import tallies
 
 HOUR, DAY = 3_600_000, 86_400_000

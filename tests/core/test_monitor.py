@@ -12,8 +12,8 @@ from streamer.core.monitor import Monitor
 from streamer.core.rules import Drop, Rule, Threshold
 from streamer.core.scales import NPS_SCALE, Metric, Scoring
 from streamer.core.scores import ScoreKind
+from streamer.core.timeline import Timeline
 from streamer.core.watch import Watch
-from streamer.core.window import Timeline
 
 TIMELINE = Timeline.parse("10s", "1m,5m,30m", "1m")
 RULES = (

@@ -4,8 +4,8 @@ from streamer.core.scales import CesPolicy, Metric
 from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
 from streamer.core.tally import CsatTally, NpsTally
+from streamer.core.timeline import Timeline
 from streamer.core.watch import Watch
-from streamer.core.window import Timeline
 
 LOW = Rule(
     "nps-low",

@@ -4,7 +4,8 @@ from hypothesis import strategies as st
 
 from streamer.core.scales import Metric
 from streamer.core.tally import NpsTally, total
-from streamer.core.window import SeriesWindows, Timeline, WindowSpec, bucket_start_ms
+from streamer.core.timeline import Timeline, WindowSpec, bucket_start_ms
+from streamer.core.window import SeriesWindows
 from tests.core.strategies import nps_tallies
 
 MINUTE = 60_000
