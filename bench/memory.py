@@ -43,6 +43,7 @@ CHANNELS = ("voice", "chat", "email", "web", "ivr")
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 NPS = Scale(0, 10)
+PARTITIONS = 8
 ADVANCE_EVERY_MINUTES = 60
 """The worker advances every second; hourly here keeps a 100-day simulation short (the state
 held differs by at most an hour of buckets)."""
@@ -53,39 +54,43 @@ def rss_bytes() -> int:
     return harness.rss_bytes()
 
 
-def simulate(
-    touchpoints: int, per_day: int, sparse_per_day: int, checkpoints_days: list[int]
-) -> dict[str, object]:
-    rng = random.Random(5)
-    start_ms = 1_700_000_000_000 - 1_700_000_000_000 % DAY_MS
-    board = Board(
-        Scoring(),
-        Timeline.parse("1m", "5m,1h,24h,7d,30d,90d"),
-        parse_breakdowns("channel"),
-        max_series=touchpoints * (1 + len(CHANNELS)) + 10,
-        now_ms=start_ms,
-    )
-    table: dict[bytes, bytes] = {}
-    names = [f"touchpoint-{i:05d}" for i in range(touchpoints)]
-    carry = 0.0
-    serial = 0
-    rss: dict[str, int] = {}
-    series = 0
-    baseline = rss_bytes()
-    full_from = checkpoints_days[0] - 10
-    for day in range(1, max(checkpoints_days) + 1):
-        per_minute = (per_day if day > full_from else sparse_per_day) / (24 * 60)
+class Simulation:
+    """The worker's state path on a simulated clock from ``start_ms``: ``Board.ingest`` every
+    minute, ``Board.advance`` every hour, ``Board.flush``'s records kept in ``table`` as the
+    worker's table holds them (the compacted changelog). Offsets count per source partition."""
+
+    def __init__(self, touchpoints: int, start_ms: int) -> None:
+        self.rng = random.Random(5)
+        self.start_ms = start_ms
+        self.board = Board(
+            Scoring(),
+            Timeline.parse("1m", "5m,1h,24h,7d,30d,90d"),
+            parse_breakdowns("channel"),
+            max_series=max_series(touchpoints),
+            now_ms=start_ms,
+        )
+        self.table: dict[bytes, bytes] = {}
+        self.names = [f"touchpoint-{i:05d}" for i in range(touchpoints)]
+        self.offsets = [0] * PARTITIONS
+        self.answers = 0
+        self._carry = 0.0
+
+    def day(self, day: int, per_day: int) -> None:
+        """Simulated day ``day`` (from 1) at ``per_day`` answers."""
+        rng, board = self.rng, self.board
+        per_minute = per_day / (24 * 60)
         for minute in range(24 * 60):
-            now_ms = start_ms + (day - 1) * DAY_MS + minute * MINUTE_MS
-            carry += per_minute
-            count, carry = int(carry), carry - int(carry)
+            now_ms = self.start_ms + (day - 1) * DAY_MS + minute * MINUTE_MS
+            self._carry += per_minute
+            count = int(self._carry)
+            self._carry -= count
             answers = []
             for _ in range(count):
-                serial += 1
+                self.answers += 1
                 response = SurveyResponse(
-                    f"evt-{serial:012d}",
+                    f"evt-{self.answers:012d}",
                     now_ms - rng.randrange(MINUTE_MS),
-                    rng.choice(names),
+                    rng.choice(self.names),
                     Metric.NPS,
                     rng.randint(0, 10),
                     NPS,
@@ -98,29 +103,46 @@ def simulate(
                     None,
                 )
                 # Keyed by touchpoint, as producers are: one partition per touchpoint.
-                partition = zlib.crc32(response.touchpoint.encode()) % 8
-                answers.append(Sourced(partition, serial, response))
+                partition = zlib.crc32(response.touchpoint.encode()) % PARTITIONS
+                answers.append(Sourced(partition, self.offsets[partition], response))
+                self.offsets[partition] += 1
             board.ingest(answers, now_ms)
             if minute % ADVANCE_EVERY_MINUTES == 0:
                 board.advance(now_ms)
             for _, key, value in board.flush(now_ms):
                 if value is None:
-                    table.pop(key, None)
+                    self.table.pop(key, None)
                 else:
-                    table[key] = kept(value)
+                    self.table[key] = kept(value)
+
+
+def max_series(touchpoints: int) -> int:
+    return touchpoints * (1 + len(CHANNELS)) + 10
+
+
+def simulate(
+    touchpoints: int, per_day: int, sparse_per_day: int, checkpoints_days: list[int]
+) -> dict[str, object]:
+    simulation = Simulation(touchpoints, 1_700_000_000_000 - 1_700_000_000_000 % DAY_MS)
+    rss: dict[str, int] = {}
+    series = 0
+    baseline = rss_bytes()
+    full_from = checkpoints_days[0] - 10
+    for day in range(1, max(checkpoints_days) + 1):
+        simulation.day(day, per_day if day > full_from else sparse_per_day)
         if day in checkpoints_days:
             rss[f"{day}d"] = rss_bytes() - baseline
-            series = sum(1 for _ in board.series())
+            series = sum(1 for _ in simulation.board.series())
             print(
-                f"day {day:3d}: {serial:>10,} answers, {series:,} series, "
-                f"{len(table):,} records, state {rss[f'{day}d'] / 2**20:,.0f} MB",
+                f"day {day:3d}: {simulation.answers:>10,} answers, {series:,} series, "
+                f"{len(simulation.table):,} records, state {rss[f'{day}d'] / 2**20:,.0f} MB",
                 flush=True,
             )
     return {
         "rss_bytes": rss,
         "series": series,  # the last day is always a checkpoint
-        "records": len(table),
-        "answers": serial,
+        "records": len(simulation.table),
+        "answers": simulation.answers,
     }
 
 

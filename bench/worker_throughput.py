@@ -116,13 +116,16 @@ def worker_rate(
             worker.stop()
 
 
-def record_profile(worker: WorkerProcess, path: Path) -> subprocess.Popen[bytes]:
-    """py-spy samples the live worker for 10 s; collapsed stacks, one line per stack."""
+def record_profile(
+    worker: WorkerProcess, path: Path, duration_s: int = 10
+) -> subprocess.Popen[bytes]:
+    """py-spy samples the live worker; collapsed stacks, one line per stack."""
     assert worker.process is not None
     spy = Path(sys.executable).with_name("py-spy")
     return subprocess.Popen(
         [
-            *(spy, "record", "--pid", str(worker.process.pid), "--duration", "10", "--idle"),
+            *(spy, "record", "--pid", str(worker.process.pid), "--duration", str(duration_s)),
+            "--idle",
             *("--format", "raw", "--output", str(path), "--nonblocking"),
         ],
         stdout=subprocess.DEVNULL,

@@ -133,6 +133,23 @@ def consumer_lag(
     return lags
 
 
+class StateBytesCollector:
+    """Changelog bytes of the scoring state, read from the store at scrape time (it counts them
+    as it writes, in the core's flush path)."""
+
+    def __init__(self, written: Callable[[], int]) -> None:
+        self._written = written
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        name = names.STATE_WRITTEN_BYTES
+        family = Metric(name, names.HELP[name], "counter")
+        family.add_sample(names.total(name), {}, self._written())
+        return [family]
+
+
 class WorkerMetrics:
     """The worker's own instruments, on the registry it is given."""
 

@@ -30,7 +30,13 @@ from streamer.app.config import Config, data_dir, resolve, rules_of
 from streamer.app.faust_hooks import commit
 from streamer.app.intake import Intake
 from streamer.app.logs import configure_logging
-from streamer.app.metrics import LagCollector, ScoreCollector, WorkerMetrics, consumer_lag
+from streamer.app.metrics import (
+    LagCollector,
+    ScoreCollector,
+    StateBytesCollector,
+    WorkerMetrics,
+    consumer_lag,
+)
 from streamer.app.readiness import BrokerProbe, Readiness
 from streamer.app.recovery import Recovery
 from streamer.app.repartition import Router
@@ -147,6 +153,7 @@ class Worker:
                 lambda: consumer_lag(app.consumer, config.topics, self.batches.next_offset)
             )
         )
+        self.registry.register(StateBytesCollector(lambda: store.written_bytes))
         _connect(app, config, store, recovery, intake, alerts, seal, dispatch)
         register_views(app, self.registry, self.board, config.scoring.ces, self.readiness)
         probe = BrokerProbe(s.kafka, self.readiness)

@@ -48,6 +48,7 @@ SERIES: Final = "streamer_series"
 SERIES_OVERFLOW: Final = "streamer_series_overflow"
 REPARTITIONED: Final = "streamer_repartitioned"
 TOUCHPOINT_CONFLICTS: Final = "streamer_touchpoint_partition_conflicts"
+STATE_WRITTEN_BYTES: Final = "streamer_state_written_bytes"
 BUILD_INFO: Final = "streamer_build_info"
 
 # Alerts: delivery to the sinks, and what the rules work with.
@@ -95,6 +96,8 @@ HELP: Final = {
     "touchpoint)",
     TOUCHPOINT_CONFLICTS: "Touchpoints whose answers arrived on two partitions (producers keying "
     "by touchpoint with different partitioners), once each per worker process",
+    STATE_WRITTEN_BYTES: "Key and value bytes of scoring state written to the changelog (its "
+    "log records, snapshots and deletions)",
     BUILD_INFO: "The running versions of streamer, Python and Faust (always 1)",
     ALERTS_SENT: "Alerts a receiver accepted",
     ALERT_SEND_FAILURES: "Alerts an attempt did not deliver (http_5xx, throttled, timeout, "

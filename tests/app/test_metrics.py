@@ -5,12 +5,14 @@ from collections import namedtuple
 import pytest
 from prometheus_client import CollectorRegistry
 
-from streamer.app.metrics import ScoreCollector, consumer_lag
+from streamer.app.metrics import ScoreCollector, StateBytesCollector, consumer_lag
 from streamer.app.settings import Settings
+from streamer.app.store import ChangelogSeal, StateStore
 from streamer.app.views import scores_snapshot
 from streamer.core.board import Board
 from streamer.core.scales import Scoring
-from tests.app.fakes import NOW_MS, answer, counted
+from streamer.core.ledger import Write
+from tests.app.fakes import NOW_MS, Table, answer, counted
 
 TIMELINE = Settings(windows="5m,1h").timeline()
 
@@ -70,3 +72,19 @@ def test_lag_sums_the_input_and_repartition_topics_of_a_partition():
     )
     done = {("in", 0): 90, ("in-repartition", 0): 45, ("in", 1): 10}
     assert consumer_lag(consumer, {"in", "in-repartition"}, done) == {0: 15, 1: 0}
+
+
+async def _flushed() -> None:
+    return None
+
+
+def test_changelog_bytes_are_exported_as_written():
+    table = Table()
+    store = StateStore(table, ChangelogSeal(_flushed), partitions=4)
+    registry = CollectorRegistry()
+    registry.register(StateBytesCollector(lambda: store.written_bytes))
+    assert registry.get_sample_value("streamer_state_written_bytes_total") == 0
+    store.write([Write(1, b"1|L|1", b"x" * 50), Write(6, b"6|H", b"{}")])
+    store.write([Write(1, b"1|L|1", None)])  # a deletion: its key only
+    assert registry.get_sample_value("streamer_state_written_bytes_total") == 5 + 50 + 3 + 2 + 5
+    assert [partition for partition, _, _ in table.changelog] == [1, 2, 1]

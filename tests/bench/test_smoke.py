@@ -10,11 +10,16 @@ ROOT = Path(__file__).parents[2]
 
 
 @pytest.mark.parametrize(
-    ("module", "figures"),
+    ("command", "figures"),
     [
         (
             "bench.core_throughput",
-            ["decode_validate", "decode_validate_tally", "full_core_with_records_and_windows"],
+            [
+                "decode_validate",
+                "decode_validate_tally",
+                "full_core_with_records_and_windows",
+                "backfill_30d_sparse",
+            ],
         ),
         (
             "bench.worker_throughput",
@@ -23,12 +28,17 @@ ROOT = Path(__file__).parents[2]
         ("bench.freshness", ["p50", "p95", "p99"]),
         ("bench.memory", ["state RSS at each reading", "bytes per series"]),
         ("bench.changelog_bytes", ["commit every   100 ms", "commit every  5000 ms"]),
+        (
+            "bench.changelog_bytes --worker",
+            ["exported_bytes_per_answer", "changelog_bytes_per_answer", "restart_to_ready"],
+        ),
+        ("bench.recovery", ["first start", "restart to ready", "restart to exact"]),
         ("bench.alert_quality", ["stationary", "per_100_series_weeks", "median_minutes"]),
     ],
 )
-def test_benchmark_smoke(module, figures):
+def test_benchmark_smoke(command, figures):
     result = subprocess.run(
-        [sys.executable, "-m", module, "--smoke"],
+        [sys.executable, "-m", *command.split(), "--smoke"],
         cwd=ROOT,
         capture_output=True,
         text=True,
