@@ -15,8 +15,9 @@ Then a worker starts on it (the first start), is SIGKILLed once ready and exact,
 restarted ``--runs`` times. Each restart is timed from the new process's start to ``/readyz``
 200 (ready) and to a ``/scores`` answer equal, count for count in every series and window, to the
 simulation's own Board moved to the worker's clock (exact: the time the answer arrived).
+``--instance-id`` runs the workers with STREAMER_INSTANCE_ID (static group membership).
 ``--profile FILE`` samples the first restart with py-spy (``python -m bench.stacks FILE``).
-Writes bench/results/recovery.json.
+Writes bench/results/recovery.json (recovery_instance_id.json with ``--instance-id``).
 """
 
 from __future__ import annotations
@@ -185,6 +186,9 @@ def main() -> None:
     parser.add_argument("--sparse-per-day", type=int, default=40_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument(
+        "--instance-id", action="store_true", help="workers with STREAMER_INSTANCE_ID set"
+    )
     parser.add_argument("--profile", type=Path, help="py-spy's collapsed stacks, 1st restart")
     args = parser.parse_args()
     series, days, per_day, runs = (
@@ -203,6 +207,7 @@ def main() -> None:
         "STREAMER_MAX_SERIES": str(max_series(touchpoints)),
         "STREAMER_ALERTS_TOPIC": "",
         "STREAMER_DETRACTORS_TOPIC": "",
+        **({"STREAMER_INSTANCE_ID": "recovery-0"} if args.instance_id else {}),
     }
     with local_broker() as (bootstrap, log_dir):
         os.environ["KAFKA_BOOTSTRAP"] = bootstrap
@@ -245,9 +250,10 @@ def main() -> None:
     )
     if not args.smoke:
         save(
-            "recovery",
+            "recovery_instance_id" if args.instance_id else "recovery",
             f"python -m bench.recovery --series {series} --days {days} --per-day {per_day} "
-            f"--sparse-per-day {sparse} --runs {runs}",
+            f"--sparse-per-day {sparse} --runs {runs}"
+            + (" --instance-id" if args.instance_id else ""),
             {
                 "series": live,
                 "days": days,

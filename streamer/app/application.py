@@ -37,6 +37,7 @@ def build_app(config: Config) -> StreamerApp:
         broker_heartbeat_interval=max(1.0, s.session_timeout_s / 5),
         broker_max_poll_records=s.batch_max,
         consumer_auto_offset_reset="earliest",
+        consumer_group_instance_id=s.instance_id or None,
         web_host=s.web_host,
         web_bind=s.web_host,
         web_port=s.web_port,

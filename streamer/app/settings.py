@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     # Kafka brokers refuse sessions outside group.{min,max}.session.timeout.ms (6 s..30 min by
     # default); the local broker takes shorter ones, which the tests use.
     session_timeout_s: float = Field(10.0, gt=0, le=1_800)
+    instance_id: str | None = Field(
+        None,
+        description="the consumer's group.instance.id (static membership), unique per worker",
+    )
     data_dir: str | None = Field(None, description="default: $XDG_STATE_HOME/streamer")
     log_level: LogLevel = "info"
     log_format: LogFormat = "text"

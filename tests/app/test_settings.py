@@ -15,7 +15,9 @@ def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("STREAMER_CES_SCALE", "1-5")
     monkeypatch.setenv("STREAMER_CSAT_SATISFIED_FROM", "1-7:6,1-10:9")
     monkeypatch.setenv("STREAMER_ALERTMANAGER_URL", "http://am-a:9093, http://am-b:9093/")
+    monkeypatch.setenv("STREAMER_INSTANCE_ID", "streamer-0")
     settings = Settings()
+    assert settings.instance_id == "streamer-0"
     assert settings.alertmanager_urls() == ["http://am-a:9093", "http://am-b:9093/"]
     assert settings.kafka.hosts() == ["k1:9092", "k2:9092"]
     assert [w.label for w in settings.timeline().windows] == ["10m", "2h"]
