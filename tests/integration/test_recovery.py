@@ -211,3 +211,24 @@ def test_a_clean_restart_recovers_every_record(bootstrap, topics, new_worker):
     first.stop()
     second = new_worker().wait_ready()
     assert counted([second]) == truth
+
+
+def test_a_worker_with_an_instance_id_takes_its_place_back_after_sigkill(
+    bootstrap, topics, new_worker
+):
+    """Static membership (STREAMER_INSTANCE_ID): the restarted worker replaces the dead member in
+    the group instead of waiting out its session, and counts every answer once."""
+    first = new_worker(STREAMER_INSTANCE_ID="worker-0").wait_ready()
+    events, messages = stream(4_000, seed=5)
+    produce(bootstrap, topics.input, messages)
+    truth = expected_counts(events)
+    wait_until(lambda: counted([first]) == truth, 120, "the first worker to count all")
+    first.kill()
+    second = new_worker(STREAMER_INSTANCE_ID="worker-0").wait_ready()
+    assert counted([second]) == truth
+    more, more_messages = stream(2_000, seed=6, start=10_000)
+    produce(bootstrap, topics.input, more_messages)
+    truth = expected_counts(events + more)
+    wait_until(lambda: counted([second]) == truth, 120, "the restarted worker to count the rest")
+    log = second.log.read_text()
+    assert log.count("(Re-)joining group") == 1, "the restart waited for the dead member"
