@@ -43,7 +43,7 @@ from streamer.app.metrics import series_labels
 from streamer.app.settings import load_settings
 from streamer.app.store import SENTINEL
 from streamer.core.board import Board
-from streamer.core.ledger import partition_of_key
+from streamer.core.layout import partition_of_key
 from streamer.kafka.topics import BUCKETS_TABLE, changelog_topic, ensure_topics
 from tests.integration.harness import Topics, WorkerProcess, wait_until
 

@@ -10,7 +10,7 @@ from streamer.app.settings import Settings
 from streamer.app.store import ChangelogSeal, StateStore
 from streamer.app.views import scores_snapshot
 from streamer.core.board import Board
-from streamer.core.ledger import Write
+from streamer.core.layout import Write
 from streamer.core.scales import Scoring
 from tests.app.fakes import NOW_MS, Table, answer, counted
 
