@@ -221,13 +221,29 @@ class Board:
             if partition in wanted and value:
                 by_partition[partition][key] = value
         timeline = self.timeline
+        on_time, bucket_ms = timeline.on_time_from(now_ms), timeline.bucket_ms
         for partition, records in by_partition.items():
             journal = self._journal(partition)
+            buckets: dict[SeriesKey, list[tuple[int, Sequence[int]]]] = {}
             for series, start, counts in journal.restore(records, now_ms):
-                if timeline.is_late(start, now_ms):
-                    continue
+                if start >= on_time:
+                    # The fine bucket of a start stored in another bucket size.
+                    buckets.setdefault(series, []).append((start - start % bucket_ms, counts))
+            shard = self._shards[partition]
+            for series, entries in buckets.items():
                 self.limiter.admit(series)
-                self._add(partition, series, timeline.bucket_of(start), counts)
+                windows = shard[series] = SeriesWindows(series.metric, timeline, now_ms)
+                windows.extend(entries)
+                self._partitions.setdefault(series, set()).add(partition)
+        for series, partitions in self._partitions.items():
+            if len(partitions) == 1:
+                [partition] = partitions
+                self._windows[series] = self._shards[partition][series]
+            else:  # a series on two partitions (a producer not keying by touchpoint): the merge
+                view = self._windows[series] = SeriesWindows(series.metric, timeline, now_ms)
+                view.extend(
+                    e for p in sorted(partitions) for e in self._shards[p][series].entries()
+                )
         self.touched.clear()
         self.advance(now_ms)
 

@@ -280,3 +280,25 @@ def test_one_edge_tells_late_answers_at_any_moment(windows, now, near_horizon):
     timeline = Timeline.parse("1m", windows)
     for age in (near_horizon, timeline.horizon_ms + near_horizon):
         assert timeline.is_late(now - age, now) == (now - age < timeline.on_time_from(now))
+
+
+@given(
+    st.integers(-(10**12), 10**12),
+    st.lists(st.tuples(st.integers(-5 * DAY, 0), nps_tallies), max_size=40),
+    st.lists(st.tuples(st.integers(-5 * DAY, 0), nps_tallies), max_size=10),
+)
+def test_a_restore_in_bulk_equals_the_brute_force(now, restored, before):
+    """``extend`` (a restart's bulk load, onto buckets already there) leaves the windows and
+    buckets the documented definition gives for all those answers."""
+    horizon = 5 * DAY + HOUR
+    kept = [(now + age, t) for age, t in before + restored]
+    kept = [(ts, t) for ts, t in kept if stored_start(ts, now) >= now - horizon]
+    windows = SeriesWindows(Metric.NPS, TIERED, now)
+    for ts, tally in kept[: len(before)]:
+        windows.add(TIERED.bucket_of(ts), tally)
+    windows.extend((TIERED.bucket_of(ts), t.counts()) for ts, t in kept[len(before) :])
+    assert windows.totals() == tiered_brute_force(kept, now)
+    assert windows.buckets() == {
+        start: total(Metric.NPS, [t for ts, t in kept if stored_start(ts, now) == start])
+        for start in {stored_start(ts, now) for ts, _ in kept}
+    }
