@@ -157,9 +157,6 @@ class Worker:
         _connect(app, config, store, recovery, intake, alerts, seal, dispatch)
         register_views(app, self.registry, self.board, config.scoring.ces, self.readiness)
         probe = BrokerProbe(s.kafka, self.readiness)
-        # Once at start too: a timer first fires after its interval, and readiness would wait
-        # for it after a restore that blocks the loop.
-        app.task(application.task(probe.probe))
         app.timer(BROKER_PROBE_S)(application.task(probe.probe))
 
 
