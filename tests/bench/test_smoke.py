@@ -33,6 +33,7 @@ ROOT = Path(__file__).parents[2]
             ["exported_bytes_per_answer", "changelog_bytes_per_answer", "restart_to_ready"],
         ),
         ("bench.recovery", ["first start", "restart to ready", "restart to exact"]),
+        ("bench.restore", ["restore_s", "us_per_bucket", "totals_digest"]),
         ("bench.alert_quality", ["stationary", "per_100_series_weeks", "median_minutes"]),
     ],
 )
