@@ -98,28 +98,23 @@ def decode_and_tally(events: list[bytes], now_ms: int) -> None:
         tallier.tally(metric, answers)  # type: ignore[arg-type]
 
 
-def full_core(events: list[bytes], now_ms: int, batch: int = 5000) -> None:
+def full_core(events: list[bytes], now_ms: int) -> None:
     """The worker's core path per batch: decode and validate, then the Board (series admission
     under the cap, dedupe and bucket records, rolling windows of 5m, 1h, 24h, 7d by channel)."""
-    decode = Decoder().decode
-    board = Board(Scoring(), Timeline.parse("1m", "5m,1h,24h,7d"), parse_breakdowns("channel"))
-    for start in range(0, len(events), batch):
-        answers = []
-        for offset, raw in enumerate(events[start : start + batch], start):
-            response = decode(raw, now_ms)
-            if type(response) is SurveyResponse:
-                answers.append(Sourced(0, offset, response))
-        board.ingest(answers, now_ms)
-        board.advance(now_ms)
+    _through_board(events, now_ms, "5m,1h,24h,7d", flush=False)
 
 
-def backfill(events: list[bytes], now_ms: int, batch: int = 5000) -> None:
+def backfill(events: list[bytes], now_ms: int) -> None:
     """A replay of history through the worker's core path: decode and validate, the Board with
     the default windows by channel, and each batch's records flushed (a commit per batch)."""
+    _through_board(events, now_ms, "5m,1h,24h,7d,30d,90d", flush=True)
+
+
+def _through_board(
+    events: list[bytes], now_ms: int, windows: str, flush: bool, batch: int = 5000
+) -> None:
     decode = Decoder().decode
-    board = Board(
-        Scoring(), Timeline.parse("1m", "5m,1h,24h,7d,30d,90d"), parse_breakdowns("channel")
-    )
+    board = Board(Scoring(), Timeline.parse("1m", windows), parse_breakdowns("channel"))
     for start in range(0, len(events), batch):
         answers = []
         for offset, raw in enumerate(events[start : start + batch], start):
@@ -128,7 +123,8 @@ def backfill(events: list[bytes], now_ms: int, batch: int = 5000) -> None:
                 answers.append(Sourced(0, offset, response))
         board.ingest(answers, now_ms)
         board.advance(now_ms)
-        board.flush(now_ms)
+        if flush:
+            board.flush(now_ms)
 
 
 def measure(
