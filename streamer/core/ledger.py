@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from hashlib import blake2b
+from itertools import accumulate, groupby
+from operator import add, itemgetter
 from typing import NamedTuple
 
 import orjson
@@ -45,7 +47,7 @@ from streamer.core.layout import (
     log_key,
 )
 from streamer.core.series import SeriesKey
-from streamer.core.timeline import Timeline
+from streamer.core.timeline import Timeline, bucket_start_ms
 from streamer.core.window import SeriesWindows
 
 MIN_SNAPSHOT_BYTES = 65_536
@@ -254,7 +256,8 @@ class Journal:
 
     def restore(self, records: Mapping[bytes, bytes], now_ms: int) -> Iterator[Restored]:
         """Read this partition's persisted records (key -> value); yields the buckets to add,
-        oldest state first. Raises LayoutError on state it must not read."""
+        oldest state first: a snapshot's whole series at once, then the log's buckets one by
+        one. Raises LayoutError on state it must not read."""
         header_raw = records.get(header_key(self.partition))
         header = orjson.loads(header_raw) if header_raw else None
         if header is not None:
@@ -282,16 +285,16 @@ class Journal:
             elif parts[1:2] == [b"S"] and header is not None:
                 yield from self._read_chunk(value, header["bucket_ms"])
         logs.sort()
+        self._dedupe.restore([(seq, value.partition(b"\n")[2]) for seq, value in logs])
         # Log records count buckets in the size of the header before them; with no header, a
         # crash came between the very first log record and the header that follows it.
         log_bucket_ms = header["bucket_ms"] if header else self.timeline.bucket_ms
+        logged: dict[tuple[int, int], list[int]] = {}
+        """Counts per (series id, bucket), over every log record since the snapshot."""
         for seq, value in logs:
-            meta_raw, _, digests = value.partition(b"\n")
-            checkpoint, seconds, deltas, *defined = orjson.loads(meta_raw)
+            checkpoint, seconds, deltas, *defined = orjson.loads(value.partition(b"\n")[0])
             self._seq = max(self._seq, seq)
             self._segments.append(_Segment(seq, seconds * 1000))
-            for i in range(0, len(digests), 16):
-                self._dedupe.add(digests[i : i + 16], seq)
             self.checkpoint = self._persisted_checkpoint = max(self.checkpoint, checkpoint)
             if seq <= self._folded_seq:
                 continue
@@ -300,18 +303,32 @@ class Journal:
                 self._define(sid, SeriesKey.decode(text))
             base = seconds * 1000 // log_bucket_ms
             for sid, start, *counts in deltas:
-                yield Restored(self._keys_by_id[sid], (base + start) * log_bucket_ms, counts)
+                bucket = (sid, base + start)
+                kept = logged.get(bucket)
+                logged[bucket] = counts if kept is None else list(map(add, kept, counts))
+        # One run per series, in start order, each bucket once: its windows take it whole.
+        for sid, group in groupby(sorted(logged), key=itemgetter(0)):
+            units = [unit for _, unit in group]
+            yield Restored(
+                self._keys_by_id[sid],
+                self._starts(units, log_bucket_ms),
+                [count for unit in units for count in logged[sid, unit]],
+            )
         self._keys_by_id.clear()
         self._expire(now_ms)
 
     def _read_chunk(self, value: bytes, stored_bucket_ms: int) -> Iterator[Restored]:
-        for sid, text, starts, counts in orjson.loads(value):
+        for sid, text, deltas, counts in orjson.loads(value):
             key = self._define(sid, SeriesKey.decode(text))
-            width = len(counts) // len(starts) if starts else 0
-            unit = 0
-            for i, delta in enumerate(starts):
-                unit += delta
-                yield Restored(key, unit * stored_bucket_ms, counts[i * width : (i + 1) * width])
+            yield Restored(key, self._starts(accumulate(deltas), stored_bucket_ms), counts)
+
+    def _starts(self, units: Iterable[int], stored_bucket_ms: int) -> list[int]:
+        """Bucket starts stored in units of ``stored_bucket_ms``, as fine buckets of the
+        configured size (a multiple of the stored one: ``check_layout``)."""
+        bucket_ms = self.timeline.bucket_ms
+        if stored_bucket_ms == bucket_ms:
+            return [unit * bucket_ms for unit in units]
+        return [bucket_start_ms(unit * stored_bucket_ms, bucket_ms) for unit in units]
 
     def _define(self, sid: int, key: SeriesKey) -> SeriesKey:
         self._keys_by_id[sid] = key
@@ -321,6 +338,9 @@ class Journal:
 
 
 class Restored(NamedTuple):
+    """Buckets of one series: their fine starts, in order, and their counts one bucket after
+    another."""
+
     series: SeriesKey
-    bucket_start: int
+    starts: list[int]
     counts: list[int]
