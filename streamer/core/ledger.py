@@ -255,9 +255,9 @@ class Journal:
     # -- recovery --------------------------------------------------------------------------
 
     def restore(self, records: Mapping[bytes, bytes], now_ms: int) -> Iterator[Restored]:
-        """Read this partition's persisted records (key -> value); yields the buckets to add,
-        oldest state first: a snapshot's whole series at once, then the log's buckets one by
-        one. Raises LayoutError on state it must not read."""
+        """Read this partition's persisted records (key -> value); yields each series' buckets
+        (a snapshot's, then the log's since), in as few runs as it can: one when the log's
+        buckets all come after the snapshot's. Raises LayoutError on state it must not read."""
         header_raw = records.get(header_key(self.partition))
         header = orjson.loads(header_raw) if header_raw else None
         if header is not None:
@@ -267,7 +267,11 @@ class Journal:
             self.checkpoint = self._persisted_checkpoint = header["o"]
             self._next_id = header["next"]
             self._needs_header = header["bucket_ms"] != self.timeline.bucket_ms
+        # Log records count buckets in the size of the header before them; with no header, a
+        # crash came between the very first log record and the header that follows it.
+        stored_bucket_ms = header["bucket_ms"] if header else self.timeline.bucket_ms
         logs: list[tuple[int, bytes]] = []
+        chunks: list[bytes] = []
         for key, value in records.items():
             parts = key.split(b"|")
             if parts[1:2] not in ([b"H"], [b"L"], [b"S"]):
@@ -283,14 +287,33 @@ class Journal:
             ):
                 self._stale.append(key)  # a snapshot a crash left unfinished, or replaced
             elif parts[1:2] == [b"S"] and header is not None:
-                yield from self._read_chunk(value, header["bucket_ms"])
-        logs.sort()
+                chunks.append(value)
+        logged = self._read_log(sorted(logs), stored_bucket_ms)
+        for chunk in chunks:
+            for sid, text, deltas, counts in orjson.loads(chunk):
+                series = self._define(sid, SeriesKey.decode(text))
+                units = list(accumulate(deltas))
+                after = logged.pop(sid, None)
+                if after and after[0][0] > units[-1]:
+                    units += after[0]
+                    counts += after[1]
+                    after = None
+                yield Restored(series, self._starts(units, stored_bucket_ms), counts)
+                if after:
+                    yield Restored(series, self._starts(after[0], stored_bucket_ms), after[1])
+        for sid, (units, counts) in logged.items():
+            yield Restored(self._keys_by_id[sid], self._starts(units, stored_bucket_ms), counts)
+        self._keys_by_id.clear()
+        self._expire(now_ms)
+
+    def _read_log(
+        self, logs: list[tuple[int, bytes]], stored_bucket_ms: int
+    ) -> dict[int, tuple[list[int], list[int]]]:
+        """Take the log records' checkpoints and digests; returns the buckets they add to the
+        snapshot, per series id: their starts in ``stored_bucket_ms`` units, in order, each
+        once, and their counts one bucket after another."""
         self._dedupe.restore([(seq, value.partition(b"\n")[2]) for seq, value in logs])
-        # Log records count buckets in the size of the header before them; with no header, a
-        # crash came between the very first log record and the header that follows it.
-        log_bucket_ms = header["bucket_ms"] if header else self.timeline.bucket_ms
         logged: dict[tuple[int, int], list[int]] = {}
-        """Counts per (series id, bucket), over every log record since the snapshot."""
         for seq, value in logs:
             checkpoint, seconds, deltas, *defined = orjson.loads(value.partition(b"\n")[0])
             self._seq = max(self._seq, seq)
@@ -301,26 +324,16 @@ class Journal:
             self._log_bytes += len(value)
             for sid, text in defined[0] if defined else ():
                 self._define(sid, SeriesKey.decode(text))
-            base = seconds * 1000 // log_bucket_ms
+            base = seconds * 1000 // stored_bucket_ms
             for sid, start, *counts in deltas:
                 bucket = (sid, base + start)
                 kept = logged.get(bucket)
                 logged[bucket] = counts if kept is None else list(map(add, kept, counts))
-        # One run per series, in start order, each bucket once: its windows take it whole.
+        runs: dict[int, tuple[list[int], list[int]]] = {}
         for sid, group in groupby(sorted(logged), key=itemgetter(0)):
             units = [unit for _, unit in group]
-            yield Restored(
-                self._keys_by_id[sid],
-                self._starts(units, log_bucket_ms),
-                [count for unit in units for count in logged[sid, unit]],
-            )
-        self._keys_by_id.clear()
-        self._expire(now_ms)
-
-    def _read_chunk(self, value: bytes, stored_bucket_ms: int) -> Iterator[Restored]:
-        for sid, text, deltas, counts in orjson.loads(value):
-            key = self._define(sid, SeriesKey.decode(text))
-            yield Restored(key, self._starts(accumulate(deltas), stored_bucket_ms), counts)
+            runs[sid] = (units, [count for unit in units for count in logged[sid, unit]])
+        return runs
 
     def _starts(self, units: Iterable[int], stored_bucket_ms: int) -> list[int]:
         """Bucket starts stored in units of ``stored_bucket_ms``, as fine buckets of the
