@@ -10,6 +10,7 @@ move to another worker alone; a series seen on several partitions is also kept m
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from operator import add, attrgetter
@@ -221,29 +222,31 @@ class Board:
             if partition in wanted and value:
                 by_partition[partition][key] = value
         timeline = self.timeline
-        on_time, bucket_ms = timeline.on_time_from(now_ms), timeline.bucket_ms
+        on_time = timeline.on_time_from(now_ms)
         for partition, records in by_partition.items():
-            journal = self._journal(partition)
-            buckets: dict[SeriesKey, list[tuple[int, Sequence[int]]]] = {}
-            for series, start, counts in journal.restore(records, now_ms):
-                if start >= on_time:
-                    # The fine bucket of a start stored in another bucket size.
-                    buckets.setdefault(series, []).append((start - start % bucket_ms, counts))
-            shard = self._shards[partition]
-            for series, entries in buckets.items():
-                self.limiter.admit(series)
-                windows = shard[series] = SeriesWindows(series.metric, timeline, now_ms)
-                windows.extend(entries)
-                self._partitions.setdefault(series, set()).add(partition)
+            journal, shard = self._journal(partition), self._shards[partition]
+            for series, starts, counts in journal.restore(records, now_ms):
+                # Buckets that expired while the worker was down (starts come in order).
+                first = bisect_left(starts, on_time)
+                if first:
+                    counts = counts[first * len(counts) // len(starts) :]
+                    starts = starts[first:]
+                if not starts:
+                    continue
+                windows = shard.get(series)
+                if windows is None:
+                    self.limiter.admit(series)
+                    windows = shard[series] = SeriesWindows(series.metric, timeline, now_ms)
+                    self._partitions.setdefault(series, set()).add(partition)
+                windows.extend(starts, counts)
         for series, partitions in self._partitions.items():
             if len(partitions) == 1:
                 [partition] = partitions
                 self._windows[series] = self._shards[partition][series]
             else:  # a series on two partitions (a producer not keying by touchpoint): the merge
                 view = self._windows[series] = SeriesWindows(series.metric, timeline, now_ms)
-                view.extend(
-                    e for p in sorted(partitions) for e in self._shards[p][series].entries()
-                )
+                for p in sorted(partitions):
+                    view.extend(*self._shards[p][series].arrays())
         self.touched.clear()
         self.advance(now_ms)
 

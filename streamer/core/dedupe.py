@@ -14,6 +14,7 @@ a size for its live ids.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterable, Sequence
 from struct import Struct
 
 _HALVES = Struct(">QQ")
@@ -79,6 +80,26 @@ class Dedupe:
             self._rebuild()
         return True
 
+    def restore(self, records: Sequence[tuple[int, bytes]]) -> None:
+        """Remember the digests (16 bytes each, one after another) of log records, each under
+        its epoch, at a restart, into a table that has expired nothing yet: a day of ids is
+        placed in one pass into a table sized once. A log record holds each id once; an id in
+        two records (counted again after the horizon) takes two slots until the older expires,
+        which no lookup minds."""
+        if self._live_from > 1:
+            raise ValueError("digests are restored before anything expires")
+        count = sum(len(digests) for _, digests in records) // 16
+        if self._used + count > self._limit:
+            self._rebuild(len(self) + count)
+        self._place(
+            (high, low, epoch)
+            for epoch, digests in records
+            for high, low in _HALVES.iter_unpack(digests)
+        )
+        self._used += count
+        for epoch, digests in records:
+            self._live[epoch] = self._live.get(epoch, 0) + len(digests) // 16
+
     def expire_before(self, epoch: int) -> None:
         """Forget every id of an epoch below ``epoch``."""
         if epoch <= self._live_from:
@@ -87,23 +108,30 @@ class Dedupe:
         for old in [e for e in self._live if e < epoch]:
             del self._live[old]
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, room: int = 0) -> None:
         old_halves, old_epochs, live_from, live = (
             self._halves,
             self._epochs,
             self._live_from,
             self._live,
         )
-        self._allocate(SPARE * len(self))
+        self._allocate(max(SPARE * len(self), int(room / MAX_LOAD) + 1))
         self._live = live  # the same ids stay, under the same epochs
-        halves, epochs, mask = self._halves, self._epochs, self._mask
-        for old, slot_epoch in enumerate(old_epochs):
-            if slot_epoch >= live_from:  # the probe of `add`, into a table of no expired slots
-                high, low = old_halves[2 * old], old_halves[2 * old + 1]
-                slot, step = low & mask, (high & mask) | 1
-                while epochs[slot]:
-                    slot = (slot + step) & mask
-                halves[2 * slot] = high
-                halves[2 * slot + 1] = low
-                epochs[slot] = slot_epoch
+        self._place(
+            (old_halves[2 * old], old_halves[2 * old + 1], slot_epoch)
+            for old, slot_epoch in enumerate(old_epochs)
+            if slot_epoch >= live_from
+        )
         self._used = sum(live.values())
+
+    def _place(self, ids: Iterable[tuple[int, int, int]]) -> None:
+        """Write (high, low, epoch) ids known to be absent: the probe of ``add``, in a table
+        with no expired slots (just rebuilt, or just started)."""
+        halves, epochs, mask = self._halves, self._epochs, self._mask
+        for high, low, epoch in ids:
+            slot, step = low & mask, (high & mask) | 1
+            while epochs[slot]:
+                slot = (slot + step) & mask
+            halves[2 * slot] = high
+            halves[2 * slot + 1] = low
+            epochs[slot] = epoch

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from hashlib import blake2b
+from itertools import accumulate, groupby
+from operator import add, itemgetter
 from typing import NamedTuple
 
 import orjson
@@ -45,7 +47,7 @@ from streamer.core.layout import (
     log_key,
 )
 from streamer.core.series import SeriesKey
-from streamer.core.timeline import Timeline
+from streamer.core.timeline import Timeline, bucket_start_ms
 from streamer.core.window import SeriesWindows
 
 MIN_SNAPSHOT_BYTES = 65_536
@@ -253,8 +255,9 @@ class Journal:
     # -- recovery --------------------------------------------------------------------------
 
     def restore(self, records: Mapping[bytes, bytes], now_ms: int) -> Iterator[Restored]:
-        """Read this partition's persisted records (key -> value); yields the buckets to add,
-        oldest state first. Raises LayoutError on state it must not read."""
+        """Read this partition's persisted records (key -> value); yields each series' buckets
+        (a snapshot's, then the log's since), in as few runs as it can: one when the log's
+        buckets all come after the snapshot's. Raises LayoutError on state it must not read."""
         header_raw = records.get(header_key(self.partition))
         header = orjson.loads(header_raw) if header_raw else None
         if header is not None:
@@ -264,7 +267,11 @@ class Journal:
             self.checkpoint = self._persisted_checkpoint = header["o"]
             self._next_id = header["next"]
             self._needs_header = header["bucket_ms"] != self.timeline.bucket_ms
+        # Log records count buckets in the size of the header before them; with no header, a
+        # crash came between the very first log record and the header that follows it.
+        stored_bucket_ms = header["bucket_ms"] if header else self.timeline.bucket_ms
         logs: list[tuple[int, bytes]] = []
+        chunks: list[bytes] = []
         for key, value in records.items():
             parts = key.split(b"|")
             if parts[1:2] not in ([b"H"], [b"L"], [b"S"]):
@@ -280,38 +287,61 @@ class Journal:
             ):
                 self._stale.append(key)  # a snapshot a crash left unfinished, or replaced
             elif parts[1:2] == [b"S"] and header is not None:
-                yield from self._read_chunk(value, header["bucket_ms"])
-        logs.sort()
-        # Log records count buckets in the size of the header before them; with no header, a
-        # crash came between the very first log record and the header that follows it.
-        log_bucket_ms = header["bucket_ms"] if header else self.timeline.bucket_ms
+                chunks.append(value)
+        logged = self._read_log(sorted(logs), stored_bucket_ms)
+        for chunk in chunks:
+            for sid, text, deltas, counts in orjson.loads(chunk):
+                series = self._define(sid, SeriesKey.decode(text))
+                units = list(accumulate(deltas))
+                after = logged.pop(sid, None)
+                if after and after[0][0] > units[-1]:
+                    units += after[0]
+                    counts += after[1]
+                    after = None
+                yield Restored(series, self._starts(units, stored_bucket_ms), counts)
+                if after:
+                    yield Restored(series, self._starts(after[0], stored_bucket_ms), after[1])
+        for sid, (units, counts) in logged.items():
+            yield Restored(self._keys_by_id[sid], self._starts(units, stored_bucket_ms), counts)
+        self._keys_by_id.clear()
+        self._expire(now_ms)
+
+    def _read_log(
+        self, logs: list[tuple[int, bytes]], stored_bucket_ms: int
+    ) -> dict[int, tuple[list[int], list[int]]]:
+        """Take the log records' checkpoints and digests; returns the buckets they add to the
+        snapshot, per series id: their starts in ``stored_bucket_ms`` units, in order, each
+        once, and their counts one bucket after another."""
+        self._dedupe.restore([(seq, value.partition(b"\n")[2]) for seq, value in logs])
+        logged: dict[tuple[int, int], list[int]] = {}
         for seq, value in logs:
-            meta_raw, _, digests = value.partition(b"\n")
-            checkpoint, seconds, deltas, *defined = orjson.loads(meta_raw)
+            checkpoint, seconds, deltas, *defined = orjson.loads(value.partition(b"\n")[0])
             self._seq = max(self._seq, seq)
             self._segments.append(_Segment(seq, seconds * 1000))
-            for i in range(0, len(digests), 16):
-                self._dedupe.add(digests[i : i + 16], seq)
             self.checkpoint = self._persisted_checkpoint = max(self.checkpoint, checkpoint)
             if seq <= self._folded_seq:
                 continue
             self._log_bytes += len(value)
             for sid, text in defined[0] if defined else ():
                 self._define(sid, SeriesKey.decode(text))
-            base = seconds * 1000 // log_bucket_ms
+            base = seconds * 1000 // stored_bucket_ms
             for sid, start, *counts in deltas:
-                yield Restored(self._keys_by_id[sid], (base + start) * log_bucket_ms, counts)
-        self._keys_by_id.clear()
-        self._expire(now_ms)
+                bucket = (sid, base + start)
+                kept = logged.get(bucket)
+                logged[bucket] = counts if kept is None else list(map(add, kept, counts))
+        runs: dict[int, tuple[list[int], list[int]]] = {}
+        for sid, group in groupby(sorted(logged), key=itemgetter(0)):
+            units = [unit for _, unit in group]
+            runs[sid] = (units, [count for unit in units for count in logged[sid, unit]])
+        return runs
 
-    def _read_chunk(self, value: bytes, stored_bucket_ms: int) -> Iterator[Restored]:
-        for sid, text, starts, counts in orjson.loads(value):
-            key = self._define(sid, SeriesKey.decode(text))
-            width = len(counts) // len(starts) if starts else 0
-            unit = 0
-            for i, delta in enumerate(starts):
-                unit += delta
-                yield Restored(key, unit * stored_bucket_ms, counts[i * width : (i + 1) * width])
+    def _starts(self, units: Iterable[int], stored_bucket_ms: int) -> list[int]:
+        """Bucket starts stored in units of ``stored_bucket_ms``, as fine buckets of the
+        configured size (a multiple of the stored one: ``check_layout``)."""
+        bucket_ms = self.timeline.bucket_ms
+        if stored_bucket_ms == bucket_ms:
+            return [unit * bucket_ms for unit in units]
+        return [bucket_start_ms(unit * stored_bucket_ms, bucket_ms) for unit in units]
 
     def _define(self, sid: int, key: SeriesKey) -> SeriesKey:
         self._keys_by_id[sid] = key
@@ -321,6 +351,9 @@ class Journal:
 
 
 class Restored(NamedTuple):
+    """Buckets of one series: their fine starts, in order, and their counts one bucket after
+    another."""
+
     series: SeriesKey
-    bucket_start: int
+    starts: list[int]
     counts: list[int]

@@ -6,12 +6,12 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from itertools import compress
+from operator import lt
 
 from streamer.core.scales import Metric
 from streamer.core.tally import TALLY_TYPES, Tally
-from streamer.core.timeline import (
-    Timeline,
-)
+from streamer.core.timeline import DAY_MS, HOUR_MS, Timeline
 
 NARROW, WIDE = "I", "q"
 """Bucket counts are unsigned 32-bit (half the memory: most of a series' state is its counts),
@@ -87,30 +87,68 @@ class SeriesWindows:
             base += width
         self._totals = None
 
-    def extend(self, entries: Iterable[tuple[int, Sequence[int]]]) -> None:
-        """Many buckets at once, as ``add_counts`` one by one would leave them (the caller has
-        checked none is late), with each window's sum computed once at the end: a restart
-        restores millions of buckets, and adding each to every window it falls in was two
-        thirds of a restart's time (bench/README.md)."""
-        cuts, width = self._cuts, self._width
-        merged = {start: list(counts) for start, counts in self.entries()}
-        for start, counts in entries:
-            start = cuts.rolled(start)
-            kept = merged.get(start)
-            if kept is None:
-                merged[start] = list(counts)
-            else:
-                for j in range(width):
-                    kept[j] += counts[j]
-        starts = sorted(merged)
-        flat = [count for start in starts for count in merged[start]]
-        try:
-            self._counts = array(NARROW, flat)
-        except OverflowError:  # a count past 32 bits
-            self._counts = array(WIDE, flat)
-        self._starts = array("q", starts)
+    def extend(self, starts: Sequence[int], counts: Sequence[int]) -> None:
+        """Many buckets at once (their starts, and their counts one bucket after another), as
+        ``add_counts`` one by one would leave them (the caller has checked none is late), with
+        each window's sum computed once at the end: a restart restores millions of buckets, and
+        adding each to every window it falls in was two thirds of a restart's time
+        (bench/README.md)."""
+        ordered = all(map(lt, starts, starts[1:]))
+        if ordered and not (starts and self._starts and starts[0] <= self._starts[-1]):
+            self._append(starts, counts)
+        else:
+            width, rolled = self._width, self._cuts.rolled
+            for i, start in enumerate(starts):
+                self._put(rolled(start), counts[i * width : (i + 1) * width])
         self._sums = [c for low, high in self._ranges for c in self._merge(low, high)]
         self._totals = None
+
+    def _append(self, starts: Sequence[int], counts: Sequence[int]) -> None:
+        """Buckets in start order, all after the last one here (a snapshot's buckets of one
+        series, then the log's since): taken whole, as arrays. Only the buckets that crossed a
+        cut since they were written (the minutes of the hours since, the hours of a day since)
+        are merged into their hour or day, a strided sum per hour or day."""
+        self._starts.extend(starts)
+        try:
+            self._counts.extend(counts)
+        except OverflowError:  # a count past 32 bits
+            self._counts = array(WIDE, self._counts)
+            self._counts.extend(counts)
+        cuts, starts = self._cuts, self._starts
+        hourly, fine = bisect_left(starts, cuts.hourly), bisect_left(starts, cuts.fine)
+        self._merge_into(HOUR_MS, hourly, fine)
+        self._merge_into(DAY_MS, 0, hourly)
+
+    def _merge_into(self, unit: int, first: int, last: int) -> None:
+        """Merge the buckets among ``[first, last)`` not yet whole ``unit``s into them (their
+        neighbours before are: older tiers are whole ``unit``s already)."""
+        starts, width = self._starts, self._width
+        strays = compress(range(first, last), map(unit.__rmod__, starts[first:last]))
+        stray = next(strays, None)
+        if stray is None:
+            return
+        start = starts[stray] - starts[stray] % unit
+        first = bisect_left(starts, start, first, stray)  # a whole unit's start, merged too
+        merged: list[int] = []
+        counts: list[int] = []
+        i = first
+        while i < last:
+            start = starts[i] - starts[i] % unit
+            j = bisect_left(starts, start + unit, i, last)
+            merged.append(start)
+            counts += [sum(self._counts[i * width + c : j * width : width]) for c in range(width)]
+            i = j
+        self._starts[first:last] = array("q", merged)
+        stored = self._counts
+        try:
+            stored[first * width : last * width] = array(stored.typecode, counts)
+        except OverflowError:  # a merge past 32 bits
+            self._counts = stored = array(WIDE, stored)
+            stored[first * width : last * width] = array(WIDE, counts)
+
+    def arrays(self) -> tuple[Sequence[int], Sequence[int]]:
+        """The buckets' starts, and their counts one bucket after another (for ``extend``)."""
+        return self._starts, self._counts
 
     def advance(self, now_ms: int) -> list[int]:
         """Move the windows to ``now_ms``; returns the starts of the buckets that expired."""

@@ -296,9 +296,57 @@ def test_a_restore_in_bulk_equals_the_brute_force(now, restored, before):
     windows = SeriesWindows(Metric.NPS, TIERED, now)
     for ts, tally in kept[: len(before)]:
         windows.add(TIERED.bucket_of(ts), tally)
-    windows.extend((TIERED.bucket_of(ts), t.counts()) for ts, t in kept[len(before) :])
-    assert windows.totals() == tiered_brute_force(kept, now)
+    restored = kept[len(before) :]
+    windows.extend(
+        [TIERED.bucket_of(ts) for ts, _ in restored], [c for _, t in restored for c in t.counts()]
+    )
+    assert_tiered_as_defined(windows, kept, now)
+
+
+@given(
+    st.integers(-(10**12), 10**12),
+    st.lists(st.tuples(st.integers(-5 * DAY, 0), nps_tallies), max_size=40),
+    st.integers(0, 5 * DAY),
+)
+def test_a_snapshot_read_later_equals_the_brute_force(now, answers, later):
+    """A snapshot's buckets (at the tiers of when it was written), loaded whole onto an empty
+    series ``later``: the minutes and hours that crossed a cut since are merged into their hour
+    or day, as the definition says (fails if the merge is skipped, or merges a bucket that
+    stayed)."""
+    written = SeriesWindows(Metric.NPS, TIERED, now)
+    for ts, tally in answers:
+        if not TIERED.is_late(now + ts, now):
+            written.add(TIERED.bucket_of(now + ts), tally)
+    starts, counts = written.arrays()
+    on_time = TIERED.on_time_from(now + later)
+    kept = [i for i, start in enumerate(starts) if start >= on_time]  # as Board.restore drops
+    read = SeriesWindows(Metric.NPS, TIERED, now + later)
+    read.extend([starts[i] for i in kept], [c for i in kept for c in counts[i * 3 : i * 3 + 3]])
+    survivors = [
+        (now + ts, t)
+        for ts, t in answers
+        if not TIERED.is_late(now + ts, now) and stored_start(now + ts, now) >= on_time
+    ]
+    assert_tiered_as_defined(read, survivors, now + later)
+
+
+def test_a_snapshot_read_later_merges_an_hours_first_minutes_with_the_rest():
+    # Written at 2h30 (fine cut 1h): 1h00 and 1h10 are fine buckets; read at 3h30 (fine cut
+    # 2h): both are the hour 1h, though 1h00 already starts on the hour.
+    windows = SeriesWindows(Metric.NPS, TIERED, 3 * HOUR + 30 * MINUTE)
+    windows.extend([HOUR, HOUR + 10 * MINUTE, 2 * HOUR], [1, 0, 0, 0, 1, 0, 0, 0, 1])
+    assert windows.buckets() == {HOUR: NpsTally(1, 1, 0), 2 * HOUR: NpsTally(0, 0, 1)}
+
+
+def test_a_snapshot_merge_past_32_bits_widens():
+    windows = SeriesWindows(Metric.NPS, TIERED, 3 * HOUR)
+    windows.extend([HOUR + 10 * MINUTE, HOUR + 20 * MINUTE], [2**32 - 1, 0, 0, 2, 0, 0])
+    assert windows.buckets() == {HOUR: NpsTally(promoters=2**32 + 1)}
+
+
+def assert_tiered_as_defined(windows, answers, now):
+    assert windows.totals() == tiered_brute_force(answers, now)
     assert windows.buckets() == {
-        start: total(Metric.NPS, [t for ts, t in kept if stored_start(ts, now) == start])
-        for start in {stored_start(ts, now) for ts, _ in kept}
+        start: total(Metric.NPS, [t for ts, t in answers if stored_start(ts, now) == start])
+        for start in {stored_start(ts, now) for ts, _ in answers}
     }
