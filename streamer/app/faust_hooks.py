@@ -49,18 +49,28 @@ async def commit(consumer: Any, positions: dict[Any, int]) -> bool:
 
 
 class StreamerApp(faust.App):
-    """A Faust app whose consumer hands its fetches to ``streamer_divert`` (the bulk intake) and
-    that runs ``streamer_before_start`` (creating the topics) before Faust first uses them.
+    """A Faust app whose consumer hands its fetches to ``streamer_divert`` (the bulk intake), that
+    runs ``streamer_before_start`` (creating the topics) before Faust first uses them and
+    ``streamer_before_stop`` (the last commit) before Faust stops its consumer and tables.
     The attributes are prefixed: Faust's App has many of its own."""
 
     streamer_divert: Callable[[Any], Any]
     streamer_fetch_max_wait_ms = 1500
     streamer_before_start: Callable[[], Awaitable[object]] | None = None
+    streamer_before_stop: Callable[[], Awaitable[object]] | None = None
 
     async def on_first_start(self) -> None:
         if self.streamer_before_start is not None:
             await self.streamer_before_start()
         await super().on_first_start()
+
+    async def on_stop(self) -> None:
+        # A stop revokes nothing (aiokafka leaves the group without calling the rebalance
+        # listener, and Faust skips its revocation when stopping): this is the last moment the
+        # consumer, the producer and the tables all still run.
+        if self.streamer_before_stop is not None:
+            await self.streamer_before_stop()
+        await super().on_stop()
 
     def _new_consumer(self) -> Any:
         return hook_consumer(
