@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+from faust.tables import TableManager
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 
 NEW_CONSUMER = (faust.App, "_new_consumer")
@@ -23,6 +24,8 @@ COMMIT = (Consumer, "_commit")
 consumer, which treats a rebalance in progress as "not committed"."""
 CREATE_WORKER_CONSUMER = (AIOKafkaConsumerThread, "_create_worker_consumer")
 """Where Faust builds its aiokafka consumer, with fetch_max_wait_ms fixed at 1500."""
+UPDATE_CHANNELS = (TableManager, "_update_channels")
+"""What Faust's table manager does when it starts, after a one-second sleep (``StreamerTables``)."""
 FETCH_MAX_WAIT = "_fetch_max_wait_ms"
 """aiokafka reads it when the consumer starts. The local broker answers a fetch only when that
 wait ends, not when data arrives: measured p50 276 ms from produce to fetch at 1500, 25 ms at
@@ -46,6 +49,17 @@ def hook_consumer(consumer: Any, wrap_getmany: Callable[[Any], Any], fetch_max_w
 async def commit(consumer: Any, positions: dict[Any, int]) -> bool:
     """Commit the intake's offsets through Faust's consumer (False during a rebalance)."""
     return bool(await consumer._commit(positions))
+
+
+class StreamerTables(TableManager):
+    """Faust's table manager without the second it sleeps before registering the tables (for
+    tables declared once the app runs; the worker declares all of its own before): the consumer
+    joins the group a second sooner at every start and restart."""
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
 
 
 class StreamerApp(faust.App):
