@@ -13,7 +13,7 @@ from typing import Any
 import faust
 
 from streamer.app.config import Config, data_dir
-from streamer.app.faust_hooks import StreamerApp
+from streamer.app.faust_hooks import StreamerApp, StreamerTables
 from streamer.app.seams import Table, Topic
 from streamer.app.webconfig import BasicAuth
 from streamer.kafka.options import client_options
@@ -43,6 +43,7 @@ def build_app(config: Config) -> StreamerApp:
         web_port=s.web_port,
         web_ssl_context=web.ssl_context,
         web_application_options={"middlewares": [BasicAuth(web.users)] if web.users else []},
+        TableManager=StreamerTables,
     )
     app.streamer_fetch_max_wait_ms = s.fetch_max_wait_ms
     return app

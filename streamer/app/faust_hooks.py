@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+from faust.tables import TableManager
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 
 NEW_CONSUMER = (faust.App, "_new_consumer")
@@ -23,6 +24,8 @@ COMMIT = (Consumer, "_commit")
 consumer, which treats a rebalance in progress as "not committed"."""
 CREATE_WORKER_CONSUMER = (AIOKafkaConsumerThread, "_create_worker_consumer")
 """Where Faust builds its aiokafka consumer, with fetch_max_wait_ms fixed at 1500."""
+UPDATE_CHANNELS = (TableManager, "_update_channels")
+"""What Faust's table manager does when it starts, after a one-second sleep (``StreamerTables``)."""
 FETCH_MAX_WAIT = "_fetch_max_wait_ms"
 """aiokafka reads it when the consumer starts. The local broker answers a fetch only when that
 wait ends, not when data arrives: measured p50 276 ms from produce to fetch at 1500, 25 ms at
@@ -48,19 +51,40 @@ async def commit(consumer: Any, positions: dict[Any, int]) -> bool:
     return bool(await consumer._commit(positions))
 
 
+class StreamerTables(TableManager):
+    """Faust's table manager without the second it sleeps before registering the tables (for
+    tables declared once the app runs; the worker declares all of its own before): the consumer
+    joins the group a second sooner at every start and restart."""
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
 class StreamerApp(faust.App):
-    """A Faust app whose consumer hands its fetches to ``streamer_divert`` (the bulk intake) and
-    that runs ``streamer_before_start`` (creating the topics) before Faust first uses them.
+    """A Faust app whose consumer hands its fetches to ``streamer_divert`` (the bulk intake), that
+    runs ``streamer_before_start`` (creating the topics) before Faust first uses them and
+    ``streamer_before_stop`` (the last commit) before Faust stops its consumer and tables.
     The attributes are prefixed: Faust's App has many of its own."""
 
     streamer_divert: Callable[[Any], Any]
     streamer_fetch_max_wait_ms = 1500
     streamer_before_start: Callable[[], Awaitable[object]] | None = None
+    streamer_before_stop: Callable[[], Awaitable[object]] | None = None
 
     async def on_first_start(self) -> None:
         if self.streamer_before_start is not None:
             await self.streamer_before_start()
         await super().on_first_start()
+
+    async def on_stop(self) -> None:
+        # A stop revokes nothing (aiokafka leaves the group without calling the rebalance
+        # listener, and Faust skips its revocation when stopping): this is the last moment the
+        # consumer, the producer and the tables all still run.
+        if self.streamer_before_stop is not None:
+            await self.streamer_before_stop()
+        await super().on_stop()
 
     def _new_consumer(self) -> Any:
         return hook_consumer(

@@ -45,14 +45,17 @@ class BrokerProbe:
         self._kafka = kafka
         self._readiness = readiness
         self._client: AIOKafkaClient | None = None
+        self._probing = asyncio.Lock()
+        """The timer's probe and recovery's may overlap: one client, one round trip at a time."""
 
     async def probe(self) -> None:
-        reachable = await self._reachable()
-        if reachable != self._readiness.broker_reachable:
-            level = logging.INFO if reachable else logging.WARNING
-            state = "reachable" if reachable else "unreachable"
-            log.log(level, "broker %s %s", self._kafka.bootstrap, state)
-            self._readiness.broker_reachable = reachable
+        async with self._probing:
+            reachable = await self._reachable()
+            if reachable != self._readiness.broker_reachable:
+                level = logging.INFO if reachable else logging.WARNING
+                state = "reachable" if reachable else "unreachable"
+                log.log(level, "broker %s %s", self._kafka.bootstrap, state)
+                self._readiness.broker_reachable = reachable
 
     async def _reachable(self) -> bool:
         try:

@@ -1,12 +1,13 @@
 """What happens when partitions are assigned or taken away: the Board and the alert states are
-rebuilt from the recovered tables, then the intake opens; on a revocation the intake commits
-what it has and closes until the next recovery."""
+rebuilt from the recovered tables, then the intake opens and the broker is probed (ready then,
+not at the probe timer's next tick); on a revocation or a clean stop the intake commits what it
+has and closes until the next recovery."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from streamer.app.intake import Intake
 from streamer.app.readiness import Readiness
@@ -31,6 +32,7 @@ class Recovery:
         partitions: int,
         assigned: Callable[[], set[int]],
         clock_ms: Callable[[], int],
+        probe_broker: Callable[[], Awaitable[None]],
     ) -> None:
         self._board = board
         self._watch = watch
@@ -40,9 +42,11 @@ class Recovery:
         self._partitions = partitions
         self._assigned = assigned
         self._clock_ms = clock_ms
+        self._probe_broker = probe_broker
 
     async def recovered(self) -> None:
-        """Called by Faust once every table is recovered."""
+        """Called by Faust once every table is recovered (every record up to the end offsets it
+        read before recovering), before it ends the rebalance."""
         mine = self._assigned()
         # Sources: the input's partitions, and the repartition topic's (repartition.py).
         sources = mine | {self._partitions + p for p in mine}
@@ -62,7 +66,12 @@ class Recovery:
             sum(1 for _ in self._board.series()),
             len(self._watch.states),
         )
+        # The restore blocked the loop for seconds: the last probe's answer is that old, and the
+        # timer's next one up to its interval away.
+        await self._probe_broker()
 
     async def revoked(self) -> None:
+        """Partitions are taken away, or the worker stops: the batch in hand is committed, so the
+        next owner restores it from the changelog instead of counting it again from the input."""
         self._readiness.recovered = False
         await self._intake.close()

@@ -27,7 +27,7 @@ from streamer.app.alertloop import AlertLoop
 from streamer.app.batches import Batches
 from streamer.app.buildinfo import register_build_metrics
 from streamer.app.config import Config, data_dir, resolve, rules_of
-from streamer.app.faust_hooks import commit
+from streamer.app.faust_hooks import StreamerApp, commit
 from streamer.app.intake import Intake
 from streamer.app.logs import configure_logging
 from streamer.app.metrics import (
@@ -128,6 +128,7 @@ class Worker:
             s.commit_interval_s,
         )
         app.streamer_divert = intake.wrap
+        probe = BrokerProbe(s.kafka, self.readiness)
         recovery = Recovery(
             self.board,
             (watch := Watch(config.rules, config.timeline, config.scoring.ces)),
@@ -137,6 +138,7 @@ class Worker:
             config.partitions,
             lambda: application.assigned_partitions(app, s.input_topic),
             wall_clock_ms,
+            probe.probe,
         )
         dispatch = _dispatch(s, app, SinkMetrics(self.registry))
         alerts = AlertLoop(
@@ -156,7 +158,6 @@ class Worker:
         self.registry.register(StateBytesCollector(lambda: store.written_bytes))
         _connect(app, config, store, recovery, intake, alerts, seal, dispatch)
         register_views(app, self.registry, self.board, config.scoring.ces, self.readiness)
-        probe = BrokerProbe(s.kafka, self.readiness)
         app.timer(BROKER_PROBE_S)(application.task(probe.probe))
 
 
@@ -176,7 +177,7 @@ def _dispatch(settings: Settings, app: faust.App, metrics: SinkMetrics) -> Dispa
 
 
 def _connect(
-    app: faust.App,
+    app: StreamerApp,
     config: Config,
     store: StateStore,
     recovery: Recovery,
@@ -187,6 +188,18 @@ def _connect(
 ) -> None:
     """The parts on Faust's callbacks, tasks and timers."""
     store.on_recover(recovery.recovered)
+
+    async def last_commit() -> None:
+        try:
+            await asyncio.wait_for(recovery.revoked(), config.settings.session_timeout_s)
+        except TimeoutError:
+            # Past the session the group has moved on without this member: like after a crash,
+            # the next owner counts the uncommitted batches from the input.
+            log.warning(
+                "no last commit within %.0f s of the stop", config.settings.session_timeout_s
+            )
+
+    app.streamer_before_stop = last_commit
 
     @app.on_partitions_revoked.connect
     async def revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

@@ -3,9 +3,11 @@ versions. When one of these fails after an upgrade, streamer/app/faust_hooks.py 
 was needed and what to do instead."""
 
 import asyncio
+import inspect
 
 import aiokafka
 import pytest
+from faust.tables import TableManager
 
 from streamer.app import faust_hooks
 
@@ -17,12 +19,27 @@ from streamer.app import faust_hooks
         faust_hooks.GETMANY,
         faust_hooks.COMMIT,
         faust_hooks.CREATE_WORKER_CONSUMER,
+        faust_hooks.UPDATE_CHANNELS,
     ],
     ids=lambda value: getattr(value, "__name__", value),
 )
 def test_faust_still_has_it(owner, name):
     assert callable(getattr(owner, name, None)), (
         f"{owner.__module__}.{owner.__name__}.{name} is gone: see streamer/app/faust_hooks.py"
+    )
+
+
+def test_faust_still_starts_its_tables_as_streamer_tables_does_after_its_sleep():
+    """StreamerTables repeats Faust's start of the table manager without the sleep: a change to
+    that start must be looked at."""
+    body = inspect.getsource(TableManager.on_start)
+    steps = [
+        "await self.sleep(1.0)",
+        "await self._update_channels()",
+        "await self.recovery.start()",
+    ]
+    assert [step in body for step in steps] == [True] * 3, (
+        "Faust's TableManager.on_start changed: see StreamerTables in streamer/app/faust_hooks.py"
     )
 
 

@@ -25,11 +25,18 @@ async def nothing(*_):
     return True
 
 
-def recovery(table, assigned, processed):
+def recovery(table, assigned, processed, probed=None):
+    """``probed`` gets the Board's touchpoints at each broker probe, which finds the broker up."""
     board = Board(Scoring(), TIMELINE, now_ms=NOW_MS)
     seal = ChangelogSeal(nothing)
     intake = Intake({"in"}, processed.extend, lambda: None, nothing, nothing, 10)
     readiness = Readiness(lambda: False)
+
+    async def probe():
+        if probed is not None:
+            probed.append(touchpoints(board))
+        readiness.broker_reachable = True
+
     part = Recovery(
         board,
         Watch((), TIMELINE, Scoring().ces),
@@ -39,6 +46,7 @@ def recovery(table, assigned, processed):
         PARTITIONS,
         lambda: assigned,
         lambda: NOW_MS,
+        probe,
     )
     return part, board, intake, readiness
 
@@ -80,6 +88,14 @@ def test_the_assigned_partitions_state_is_restored_then_their_input_is_taken():
     assert touchpoints(board) == {"call": 1}, "partition 2's repartitioned answer, only"
     assert processed == [two], "the assigned partition's records, once recovered"
     assert not readiness.recovered, "revoked"
+
+
+def test_ready_once_restored_and_the_broker_answered_not_at_the_probe_timers_next_tick():
+    probed = []
+    part, _, _, readiness = recovery(persisted(), {1, 2}, [], probed)
+    asyncio.run(part.recovered())
+    assert readiness.ready()
+    assert probed == [{"chat": 1, "call": 1}], "one probe, after the restore"
 
 
 def test_a_state_of_another_layout_stops_the_worker_before_it_counts(monkeypatch):
