@@ -108,12 +108,13 @@ class SeriesWindows:
         series, then the log's since): taken whole, as arrays. Only the buckets that crossed a
         cut since they were written (the minutes of the hours since, the hours of a day since)
         are merged into their hour or day, a strided sum per hour or day."""
-        self._starts.extend(starts)
+        self._starts.fromlist(list(starts))
+        counts = list(counts)  # fromlist: all or nothing, and from another width's array too
         try:
-            self._counts.extend(counts)
+            self._counts.fromlist(counts)
         except OverflowError:  # a count past 32 bits
             self._counts = array(WIDE, self._counts)
-            self._counts.extend(counts)
+            self._counts.fromlist(counts)
         cuts, starts = self._cuts, self._starts
         hourly, fine = bisect_left(starts, cuts.hourly), bisect_left(starts, cuts.fine)
         self._merge_into(HOUR_MS, hourly, fine)

@@ -338,6 +338,18 @@ def test_a_snapshot_read_later_merges_an_hours_first_minutes_with_the_rest():
     assert windows.buckets() == {HOUR: NpsTally(1, 1, 0), 2 * HOUR: NpsTally(0, 0, 1)}
 
 
+def test_a_snapshot_count_past_32_bits_widens_and_keeps_every_count():
+    windows = SeriesWindows(Metric.NPS, TIERED, 3 * HOUR)
+    windows.extend([2 * HOUR + 10 * MINUTE, 2 * HOUR + 20 * MINUTE], [1, 0, 0, 2**32, 0, 0])
+    assert windows.buckets() == {
+        2 * HOUR + 10 * MINUTE: NpsTally(promoters=1),
+        2 * HOUR + 20 * MINUTE: NpsTally(promoters=2**32),
+    }
+    merged = SeriesWindows(Metric.NPS, TIERED, 3 * HOUR)  # a series on two partitions
+    merged.extend(*windows.arrays())
+    assert merged.buckets() == windows.buckets()
+
+
 def test_a_snapshot_merge_past_32_bits_widens():
     windows = SeriesWindows(Metric.NPS, TIERED, 3 * HOUR)
     windows.extend([HOUR + 10 * MINUTE, HOUR + 20 * MINUTE], [2**32 - 1, 0, 0, 2, 0, 0])
