@@ -26,6 +26,10 @@ from streamer.core.timeline import DAY_MS, Timeline
 from streamer.core.window import SeriesWindows
 
 
+_SCORED = attrgetter("metric", "scale", "score")
+"""An answer's key in ``Board._units``."""
+
+
 class Sourced(NamedTuple):
     """A valid answer and where it came from."""
 
@@ -88,12 +92,15 @@ class Board:
         first: dict[tuple[object, ...], SurveyResponse] = {}
         on_time_from = self.timeline.on_time_from(now_ms)
         bucket_ms = self.timeline.bucket_ms
-        identity, units = self._identity, self._units
+        identity, units, scored = self._identity, self._units, _SCORED
+        accept = accepted.append
         journal, current = None, None
+        remember = None
         for item in answers:
             partition, offset, response = item
             if partition != current or journal is None:
                 journal, current = self._journal(partition), partition
+                remember = journal.remember
             if offset <= journal.checkpoint:
                 outcomes[Outcome.REPLAYED] += 1
                 continue
@@ -103,19 +110,20 @@ class Board:
                 outcomes[Outcome.LATE] += 1
                 late.append(item)
                 continue
-            if not journal.remember(response.event_id):
+            if not remember(response.event_id):  # type: ignore[misc]  # bound with journal
                 outcomes[Outcome.DUPLICATE] += 1
                 continue
-            accepted.append(item)
-            who = identity(response)
-            unit = units.get((who[0], response.scale, response.score))
+            accept(item)
+            unit = units.get(scored(response))
             if unit is None:
                 unit = self._unit(response)
+            who = identity(response)
             key = (partition, who, occurred - occurred % bucket_ms)
             group = groups.get(key)
             if group is None:
                 groups[key] = unit
-                first.setdefault(who, response)
+                if who not in first:
+                    first[who] = response
             else:
                 groups[key] = list(map(add, group, unit))
         if accepted:
@@ -138,7 +146,7 @@ class Board:
         """Add a batch's counts: each series and bucket once, summed over its answers."""
         admitted: dict[tuple[object, ...], tuple[SeriesKey, ...]] = {}
         folds: dict[tuple[object, ...], int] = {}
-        sums: dict[tuple[int, SeriesKey, int], list[int]] = {}
+        sums: dict[tuple[int, SeriesKey, int], Sequence[int]] = {}
         limiter = self.limiter
         for (partition, who, bucket), counted in groups.items():
             keys = admitted.get(who)
@@ -148,18 +156,25 @@ class Board:
                 # The cap holds through a batch (slots free only in `advance`): an identity
                 # folded once is folded for each of its answers, as the count says.
                 folds[who] = limiter.overflowed - overflowed
-                limiter.overflowed -= folds[who]
-            limiter.overflowed += folds[who] * counted[-1]
-            counts = counted[:-1]
+                limiter.overflowed = overflowed
+            fold = folds[who]
+            if fold:
+                limiter.overflowed += fold * counted[-1]
+            counts = counted[:-1]  # a new sequence, never changed in place below
             for key in keys:
-                total = sums.get((partition, key, bucket))
-                if total is None:
-                    sums[partition, key, bucket] = list(counts)
-                else:
-                    sums[partition, key, bucket] = list(map(add, total, counts))
+                at = (partition, key, bucket)
+                total = sums.get(at)
+                sums[at] = counts if total is None else list(map(add, total, counts))
+        shards, views, journals = self._shards, self._windows, self.journals
+        touched = self.touched
         for (partition, key, bucket), counts in sums.items():
-            self._add(partition, key, bucket, counts)
-            self.journals[partition].count(key, bucket, counts)
+            windows = shards[partition].get(key)
+            if windows is not None and views.get(key) is windows:  # one partition's, known
+                windows.add_counts(bucket, counts)
+                touched.add(key)
+            else:
+                self._add(partition, key, bucket, counts)
+            journals[partition].count(key, bucket, counts)
 
     def advance(self, now_ms: int) -> None:
         """Move every window to ``now_ms``, roll buckets up, drop expired ones."""
@@ -303,13 +318,11 @@ class Board:
     def _add(
         self, partition: int, series: SeriesKey, bucket_start: int, counts: Sequence[int]
     ) -> None:
+        """``_apply`` for a series new to the partition, or kept merged over several."""
         shard = self._shards[partition]
         windows = shard.get(series)
         view = self._windows.get(series)
         self.touched.add(series)
-        if windows is not None and view is windows:  # the series of one partition, known
-            windows.add_counts(bucket_start, counts)
-            return
         if windows is None:
             windows = shard[series] = SeriesWindows(series.metric, self.timeline, self.now_ms)
         windows.add_counts(bucket_start, counts)

@@ -7,7 +7,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from itertools import compress
-from operator import lt
+from operator import add, lt
 
 from streamer.core.scales import Metric
 from streamer.core.tally import TALLY_TYPES, Tally
@@ -78,12 +78,19 @@ class SeriesWindows:
         cuts = self._cuts
         start = bucket_start if bucket_start >= cuts.fine else cuts.rolled(bucket_start)
         self._put(start, counts)
+        ranges = self._ranges
+        for low, high in ranges:
+            if not low <= start < high:
+                break
+        else:  # in every window (a live answer, the common case): one add in C for them all
+            self._sums = list(map(add, self._sums, counts * len(ranges)))
+            self._totals = None
+            return
         sums, width = self._sums, self._width
         base = 0
-        for low, high in self._ranges:
+        for low, high in ranges:
             if low <= start < high:
-                for j in range(width):
-                    sums[base + j] += counts[j]
+                sums[base : base + width] = map(add, sums[base : base + width], counts)
             base += width
         self._totals = None
 
@@ -218,17 +225,22 @@ class SeriesWindows:
 
     def _put(self, start: int, counts: Sequence[int]) -> None:
         starts, width, stored = self._starts, self._width, self._counts
-        index = bisect_left(starts, start)
+        last = len(starts) - 1
+        # Live answers land in the newest bucket or one after it: no search then.
+        if last >= 0 and starts[last] == start:
+            index = last
+        elif last < 0 or starts[last] < start:
+            index = last + 1
+        else:
+            index = bisect_left(starts, start)
         base = index * width
-        if index < len(starts) and starts[index] == start:
-            j = 0
+        if index <= last and starts[index] == start:
+            end = base + width
             try:
-                for j in range(width):
-                    stored[base + j] += counts[j]
+                stored[base:end] = array(stored.typecode, map(add, stored[base:end], counts))
             except OverflowError:  # a count past 32 bits: the series' take 64 from now on
                 self._counts = stored = array(WIDE, stored)
-                for k in range(j, width):  # an add that overflows leaves its count as it was
-                    stored[base + k] += counts[k]
+                stored[base:end] = array(WIDE, map(add, stored[base:end], counts))
             return
         try:
             stored[base:base] = array(stored.typecode, counts)
