@@ -25,7 +25,6 @@ from streamer.core.tally import Tallier, Tally
 from streamer.core.timeline import DAY_MS, Timeline
 from streamer.core.window import SeriesWindows
 
-
 _SCORED = attrgetter("metric", "scale", "score")
 """An answer's key in ``Board._units``."""
 
@@ -95,12 +94,10 @@ class Board:
         identity, units, scored = self._identity, self._units, _SCORED
         accept = accepted.append
         journal, current = None, None
-        remember = None
         for item in answers:
             partition, offset, response = item
             if partition != current or journal is None:
                 journal, current = self._journal(partition), partition
-                remember = journal.remember
             if offset <= journal.checkpoint:
                 outcomes[Outcome.REPLAYED] += 1
                 continue
@@ -110,7 +107,7 @@ class Board:
                 outcomes[Outcome.LATE] += 1
                 late.append(item)
                 continue
-            if not remember(response.event_id):  # type: ignore[misc]  # bound with journal
+            if not journal.remember(response.event_id):
                 outcomes[Outcome.DUPLICATE] += 1
                 continue
             accept(item)

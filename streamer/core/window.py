@@ -83,14 +83,15 @@ class SeriesWindows:
             if not low <= start < high:
                 break
         else:  # in every window (a live answer, the common case): one add in C for them all
-            self._sums = list(map(add, self._sums, counts * len(ranges)))
+            self._sums = list(map(add, self._sums, tuple(counts) * len(ranges)))
             self._totals = None
             return
         sums, width = self._sums, self._width
         base = 0
         for low, high in ranges:
             if low <= start < high:
-                sums[base : base + width] = map(add, sums[base : base + width], counts)
+                for j in range(width):
+                    sums[base + j] += counts[j]
             base += width
         self._totals = None
 
@@ -235,12 +236,14 @@ class SeriesWindows:
             index = bisect_left(starts, start)
         base = index * width
         if index <= last and starts[index] == start:
-            end = base + width
+            j = 0
             try:
-                stored[base:end] = array(stored.typecode, map(add, stored[base:end], counts))
+                for j in range(width):
+                    stored[base + j] += counts[j]
             except OverflowError:  # a count past 32 bits: the series' take 64 from now on
                 self._counts = stored = array(WIDE, stored)
-                stored[base:end] = array(WIDE, map(add, stored[base:end], counts))
+                for k in range(j, width):  # an add that overflows leaves its count as it was
+                    stored[base + k] += counts[k]
             return
         try:
             stored[base:base] = array(stored.typecode, counts)
