@@ -246,7 +246,10 @@ class SeriesWindows:
                     stored[base + k] += counts[k]
             return
         try:
-            stored[base:base] = array(stored.typecode, counts)
+            if index > last:  # fromlist appends all or nothing, and builds no array
+                stored.fromlist(list(counts))
+            else:
+                stored[base:base] = array(stored.typecode, counts)
         except OverflowError:
             self._counts = stored = array(WIDE, stored)
             stored[base:base] = array(WIDE, counts)
