@@ -141,37 +141,44 @@ class Board:
         self, groups: dict[Group, Sequence[int]], first: dict[tuple[object, ...], SurveyResponse]
     ) -> None:
         """Add a batch's counts: each series and bucket once, summed over its answers."""
-        admitted: dict[tuple[object, ...], tuple[SeriesKey, ...]] = {}
-        folds: dict[tuple[object, ...], int] = {}
-        sums: dict[tuple[int, SeriesKey, int], Sequence[int]] = {}
+        admitted: dict[tuple[object, ...], tuple[tuple[SeriesKey, ...], int]] = {}
+        # Summed per series, then per bucket: a series key (nested tuples, hashed again at each
+        # lookup) is looked up once per group and once per series, not once per bucket.
+        sums: dict[tuple[int, SeriesKey], dict[int, Sequence[int]]] = {}
         limiter = self.limiter
         for (partition, who, bucket), counted in groups.items():
-            keys = admitted.get(who)
-            if keys is None:
+            admission = admitted.get(who)
+            if admission is None:
                 overflowed = limiter.overflowed
-                keys = admitted[who] = self._admit(first[who])
+                keys = self._admit(first[who])
                 # The cap holds through a batch (slots free only in `advance`): an identity
                 # folded once is folded for each of its answers, as the count says.
-                folds[who] = limiter.overflowed - overflowed
+                admission = admitted[who] = (keys, limiter.overflowed - overflowed)
                 limiter.overflowed = overflowed
-            fold = folds[who]
+            keys, fold = admission
             if fold:
                 limiter.overflowed += fold * counted[-1]
             counts = counted[:-1]  # a new sequence, never changed in place below
             for key in keys:
-                at = (partition, key, bucket)
-                total = sums.get(at)
-                sums[at] = counts if total is None else list(map(add, total, counts))
-        shards, views, journals = self._shards, self._windows, self.journals
-        touched = self.touched
-        for (partition, key, bucket), counts in sums.items():
-            windows = shards[partition].get(key)
+                buckets = sums.get((partition, key))
+                if buckets is None:
+                    sums[partition, key] = {bucket: counts}
+                else:
+                    total = buckets.get(bucket)
+                    buckets[bucket] = counts if total is None else list(map(add, total, counts))
+        views, touched = self._windows, self.touched
+        for (partition, key), buckets in sums.items():
+            windows = self._shards[partition].get(key)
             if windows is not None and views.get(key) is windows:  # one partition's, known
-                windows.add_counts(bucket, counts)
                 touched.add(key)
+                for bucket, counts in buckets.items():
+                    windows.add_counts(bucket, counts)
             else:
-                self._add(partition, key, bucket, counts)
-            journals[partition].count(key, bucket, counts)
+                for bucket, counts in buckets.items():
+                    self._add(partition, key, bucket, counts)
+            count = self.journals[partition].count
+            for bucket, counts in buckets.items():
+                count(key, bucket, counts)
 
     def advance(self, now_ms: int) -> None:
         """Move every window to ``now_ms``, roll buckets up, drop expired ones."""
