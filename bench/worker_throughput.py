@@ -103,11 +103,13 @@ def worker_rate(
         def counted() -> float:
             return sum(total(worker.metrics(), "streamer_events_total") for worker in group)
 
-        # From ready (state recovered, input assigned) to all counted: fetching included.
-        started = time.perf_counter()
+        # From ready (state recovered, input assigned) to all counted: fetching included. Only
+        # the events counted in that time: a worker counts some before its readiness is seen
+        # (at 150,000 events, most of them: rates above the raw ceiling).
+        started, before = time.perf_counter(), counted()
         spy = None if profile is None else record_profile(group[0], profile)
         wait_until(lambda: counted() >= count, 3600, "every event", every_s=0.5)
-        rate = count / (time.perf_counter() - started)
+        rate = (count - before) / (time.perf_counter() - started)
         if spy is not None:
             spy.wait(60)
         return rate

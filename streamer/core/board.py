@@ -25,6 +25,9 @@ from streamer.core.tally import Tallier, Tally
 from streamer.core.timeline import DAY_MS, Timeline
 from streamer.core.window import SeriesWindows
 
+_SCORED = attrgetter("metric", "scale", "score")
+"""An answer's key in ``Board._units``."""
+
 
 class Sourced(NamedTuple):
     """A valid answer and where it came from."""
@@ -88,7 +91,8 @@ class Board:
         first: dict[tuple[object, ...], SurveyResponse] = {}
         on_time_from = self.timeline.on_time_from(now_ms)
         bucket_ms = self.timeline.bucket_ms
-        identity, units = self._identity, self._units
+        identity, units, scored = self._identity, self._units, _SCORED
+        accept = accepted.append
         journal, current = None, None
         for item in answers:
             partition, offset, response = item
@@ -106,16 +110,17 @@ class Board:
             if not journal.remember(response.event_id):
                 outcomes[Outcome.DUPLICATE] += 1
                 continue
-            accepted.append(item)
-            who = identity(response)
-            unit = units.get((who[0], response.scale, response.score))
+            accept(item)
+            unit = units.get(scored(response))
             if unit is None:
                 unit = self._unit(response)
+            who = identity(response)
             key = (partition, who, occurred - occurred % bucket_ms)
             group = groups.get(key)
             if group is None:
                 groups[key] = unit
-                first.setdefault(who, response)
+                if who not in first:
+                    first[who] = response
             else:
                 groups[key] = list(map(add, group, unit))
         if accepted:
@@ -136,30 +141,44 @@ class Board:
         self, groups: dict[Group, Sequence[int]], first: dict[tuple[object, ...], SurveyResponse]
     ) -> None:
         """Add a batch's counts: each series and bucket once, summed over its answers."""
-        admitted: dict[tuple[object, ...], tuple[SeriesKey, ...]] = {}
-        folds: dict[tuple[object, ...], int] = {}
-        sums: dict[tuple[int, SeriesKey, int], list[int]] = {}
+        admitted: dict[tuple[object, ...], tuple[tuple[SeriesKey, ...], int]] = {}
+        # Summed per series, then per bucket: a series key (nested tuples, hashed again at each
+        # lookup) is looked up once per group and once per series, not once per bucket.
+        sums: dict[tuple[int, SeriesKey], dict[int, Sequence[int]]] = {}
         limiter = self.limiter
         for (partition, who, bucket), counted in groups.items():
-            keys = admitted.get(who)
-            if keys is None:
+            admission = admitted.get(who)
+            if admission is None:
                 overflowed = limiter.overflowed
-                keys = admitted[who] = self._admit(first[who])
+                keys = self._admit(first[who])
                 # The cap holds through a batch (slots free only in `advance`): an identity
                 # folded once is folded for each of its answers, as the count says.
-                folds[who] = limiter.overflowed - overflowed
-                limiter.overflowed -= folds[who]
-            limiter.overflowed += folds[who] * counted[-1]
-            counts = counted[:-1]
+                admission = admitted[who] = (keys, limiter.overflowed - overflowed)
+                limiter.overflowed = overflowed
+            keys, fold = admission
+            if fold:
+                limiter.overflowed += fold * counted[-1]
+            counts = counted[:-1]  # a new sequence, never changed in place below
             for key in keys:
-                total = sums.get((partition, key, bucket))
-                if total is None:
-                    sums[partition, key, bucket] = list(counts)
+                buckets = sums.get((partition, key))
+                if buckets is None:
+                    sums[partition, key] = {bucket: counts}
                 else:
-                    sums[partition, key, bucket] = list(map(add, total, counts))
-        for (partition, key, bucket), counts in sums.items():
-            self._add(partition, key, bucket, counts)
-            self.journals[partition].count(key, bucket, counts)
+                    total = buckets.get(bucket)
+                    buckets[bucket] = counts if total is None else list(map(add, total, counts))
+        views, touched = self._windows, self.touched
+        for (partition, key), buckets in sums.items():
+            windows = self._shards[partition].get(key)
+            if windows is not None and views.get(key) is windows:  # one partition's, known
+                touched.add(key)
+                for bucket, counts in buckets.items():
+                    windows.add_counts(bucket, counts)
+            else:
+                for bucket, counts in buckets.items():
+                    self._add(partition, key, bucket, counts)
+            count = self.journals[partition].count
+            for bucket, counts in buckets.items():
+                count(key, bucket, counts)
 
     def advance(self, now_ms: int) -> None:
         """Move every window to ``now_ms``, roll buckets up, drop expired ones."""
@@ -303,13 +322,11 @@ class Board:
     def _add(
         self, partition: int, series: SeriesKey, bucket_start: int, counts: Sequence[int]
     ) -> None:
+        """``_apply`` for a series new to the partition, or kept merged over several."""
         shard = self._shards[partition]
         windows = shard.get(series)
         view = self._windows.get(series)
         self.touched.add(series)
-        if windows is not None and view is windows:  # the series of one partition, known
-            windows.add_counts(bucket_start, counts)
-            return
         if windows is None:
             windows = shard[series] = SeriesWindows(series.metric, self.timeline, self.now_ms)
         windows.add_counts(bucket_start, counts)

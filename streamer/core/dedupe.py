@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from struct import Struct
 
 _HALVES = Struct(">QQ")
+_unpack = _HALVES.unpack
 MIN_CAPACITY = 1024
 MAX_LOAD = 0.75
 """Slots ever written (live or expired) per slot, at most, before a rebuild."""
@@ -54,28 +55,31 @@ class Dedupe:
     def add(self, digest: bytes, epoch: int) -> bool:
         """Remember a 16-byte digest under ``epoch`` (at least 1, at least every live epoch);
         False if it is already remembered (a duplicate)."""
-        high, low = _HALVES.unpack(digest)
-        halves, epochs, mask, live_from = self._halves, self._epochs, self._mask, self._live_from
+        high, low = _unpack(digest)
+        epochs, mask = self._epochs, self._mask
         slot = low & mask
-        step = (high & mask) | 1  # odd: the probe visits every slot of a power-of-two table
+        slot_epoch = epochs[slot]
         free = -1
-        while True:
-            slot_epoch = epochs[slot]
-            if not slot_epoch:
-                break
-            if slot_epoch < live_from:
-                if free < 0:
-                    free = slot
-            elif halves[2 * slot + 1] == low and halves[2 * slot] == high:
-                return False
-            slot = (slot + step) & mask
+        if slot_epoch:  # taken: probe on (most adds find their first slot never written)
+            halves, live_from = self._halves, self._live_from
+            step = (high & mask) | 1  # odd: the probe visits every slot of a power-of-two table
+            while slot_epoch:
+                if slot_epoch < live_from:
+                    if free < 0:
+                        free = slot
+                elif halves[2 * slot + 1] == low and halves[2 * slot] == high:
+                    return False
+                slot = (slot + step) & mask
+                slot_epoch = epochs[slot]
         if free < 0:
             free = slot
             self._used += 1
+        halves = self._halves
         halves[2 * free] = high
         halves[2 * free + 1] = low
         epochs[free] = epoch
-        self._live[epoch] = self._live.get(epoch, 0) + 1
+        live = self._live
+        live[epoch] = live.get(epoch, 0) + 1
         if self._used > self._limit:
             self._rebuild()
         return True

@@ -50,6 +50,9 @@ from streamer.core.series import SeriesKey
 from streamer.core.timeline import Timeline, bucket_start_ms
 from streamer.core.window import SeriesWindows
 
+_EVENT_DIGEST = blake2b(digest_size=16)
+"""The 128-bit digest of event ids, before any input (``Journal.remember`` copies it)."""
+
 MIN_SNAPSHOT_BYTES = 65_536
 """A small state is not rewritten at every flush: the log may grow to this before a snapshot."""
 
@@ -111,7 +114,9 @@ class Journal:
         """Remember an answer's event id for the next log record; False if it was counted
         within the dedupe horizon (a producer's retry). Ids are kept as 128-bit digests:
         retries share one, and 10^9 ids collide with odds of 10^-21."""
-        event_digest = blake2b(event_id.encode(), digest_size=16).digest()
+        hasher = _EVENT_DIGEST.copy()  # a copy of a primed hasher costs less than a new one
+        hasher.update(event_id.encode())
+        event_digest = hasher.digest()
         if not self._dedupe.add(event_digest, self._seq + 1):
             return False
         self._fresh += event_digest
@@ -125,12 +130,9 @@ class Journal:
             self._next_id += 1
             self._undefined.append(series)
         key = (sid, bucket_start // self.timeline.bucket_ms)
-        pending = self._pending.get(key)
-        if pending is None:
-            self._pending[key] = list(counts)
-        else:
-            for j, count in enumerate(counts):
-                pending[j] += count
+        pending = self._pending
+        kept = pending.get(key)
+        pending[key] = list(counts) if kept is None else list(map(add, kept, counts))
 
     def forget(self, series: SeriesKey) -> None:
         """A series whose buckets all expired: its id is not reused."""

@@ -7,7 +7,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from itertools import compress
-from operator import lt
+from operator import add, lt
 
 from streamer.core.scales import Metric
 from streamer.core.tally import TALLY_TYPES, Tally
@@ -78,9 +78,17 @@ class SeriesWindows:
         cuts = self._cuts
         start = bucket_start if bucket_start >= cuts.fine else cuts.rolled(bucket_start)
         self._put(start, counts)
+        ranges = self._ranges
+        for low, high in ranges:
+            if not low <= start < high:
+                break
+        else:  # in every window (a live answer, the common case): one add in C for them all
+            self._sums = list(map(add, self._sums, tuple(counts) * len(ranges)))
+            self._totals = None
+            return
         sums, width = self._sums, self._width
         base = 0
-        for low, high in self._ranges:
+        for low, high in ranges:
             if low <= start < high:
                 for j in range(width):
                     sums[base + j] += counts[j]
@@ -219,9 +227,16 @@ class SeriesWindows:
 
     def _put(self, start: int, counts: Sequence[int]) -> None:
         starts, width, stored = self._starts, self._width, self._counts
-        index = bisect_left(starts, start)
+        last = len(starts) - 1
+        # Live answers land in the newest bucket or one after it: no search then.
+        if last >= 0 and starts[last] == start:
+            index = last
+        elif last < 0 or starts[last] < start:
+            index = last + 1
+        else:
+            index = bisect_left(starts, start)
         base = index * width
-        if index < len(starts) and starts[index] == start:
+        if index <= last and starts[index] == start:
             j = 0
             try:
                 for j in range(width):
@@ -232,7 +247,10 @@ class SeriesWindows:
                     stored[base + k] += counts[k]
             return
         try:
-            stored[base:base] = array(stored.typecode, counts)
+            if index > last:  # fromlist appends all or nothing, and builds no array
+                stored.fromlist(list(counts))
+            else:
+                stored[base:base] = array(stored.typecode, counts)
         except OverflowError:
             self._counts = stored = array(WIDE, stored)
             stored[base:base] = array(WIDE, counts)

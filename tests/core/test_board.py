@@ -1,4 +1,5 @@
 import random
+from hashlib import blake2b
 
 import orjson
 import pytest
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 from streamer.core import ledger
 from streamer.core.board import Board, Sourced
 from streamer.core.events import SurveyResponse
-from streamer.core.layout import LayoutError
+from streamer.core.layout import LayoutError, log_key
 from streamer.core.ledger import Outcome
 from streamer.core.scales import NPS_SCALE, Metric, Scoring
 from streamer.core.series import OTHER, SeriesKey, parse_breakdowns
@@ -298,3 +299,14 @@ def test_advancing_tick_by_tick_equals_advancing_at_once(offset_ms):
     direct.ingest(items, start - 5 * MINUTE)
     direct.advance(end)
     assert scores_of(ticked) == scores_of(direct)
+
+
+def test_a_log_record_keeps_the_blake2b_digest_of_each_id_it_counted():
+    """Part of the persisted layout: a worker of any version reads the digests of another."""
+    board = Board(SCORING, TIMELINE, now_ms=NOW)
+    board.ingest([Sourced(0, i, answer(f"e{i % 2}", 10)) for i in range(3)], NOW)
+    [record] = [value for _, key, value in board.flush(NOW) if key == log_key(0, 1)]
+    assert record is not None
+    assert record.split(b"\n", 1)[1] == b"".join(
+        blake2b(event_id.encode(), digest_size=16).digest() for event_id in ("e0", "e1")
+    )

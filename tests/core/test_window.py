@@ -362,3 +362,25 @@ def assert_tiered_as_defined(windows, answers, now):
         start: total(Metric.NPS, [t for ts, t in answers if stored_start(ts, now) == start])
         for start in {stored_start(ts, now) for ts, _ in answers}
     }
+
+
+big_counts = st.integers(0, 3) | st.integers(2**32 - 3, 2**33)
+big_tallies = st.builds(NpsTally, big_counts, big_counts, big_counts)
+
+
+@given(
+    st.integers(0, 10**12),
+    st.lists(st.tuples(st.integers(-61 * MINUTE, MINUTE), big_tallies), max_size=30),
+)
+def test_counts_past_32_bits_on_any_path_stay_exact(now, answers):
+    """Answers in every window, in the newest bucket, after it or before it, with counts past
+    32 bits in any order: the buckets and windows of the brute force."""
+    windows = SeriesWindows(Metric.NPS, TIMELINE, now)
+    for age, tally in answers:
+        windows.add(bucket_start_ms(now + age, MINUTE), tally)
+    kept = [(now + age, tally) for age, tally in answers]
+    assert windows.totals() == brute_force(kept, now)
+    assert windows.buckets() == {
+        start: total(Metric.NPS, [t for ts, t in kept if bucket_start_ms(ts, MINUTE) == start])
+        for start in {bucket_start_ms(ts, MINUTE) for ts, _ in kept}
+    }
