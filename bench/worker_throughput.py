@@ -109,6 +109,8 @@ def worker_rate(
         started, before = time.perf_counter(), counted()
         spy = None if profile is None else record_profile(group[0], profile)
         wait_until(lambda: counted() >= count, 3600, "every event", every_s=0.5)
+        if before > count // 2:
+            print(f"{before:,.0f} of {count:,} events counted before ready: use more --events")
         rate = (count - before) / (time.perf_counter() - started)
         if spy is not None:
             spy.wait(60)
@@ -201,9 +203,9 @@ def main() -> None:
             )
     median = {k: statistics.median(v) for k, v in figures.items()}
     ratios = {
-        "worker_vs_raw": median["worker"] / median["raw_ceiling"],
-        "worker_vs_idiomatic": median["worker"] / median["idiomatic_agent"],
-        "two_workers_vs_one": median["two_workers"] / median["worker"],
+        "worker_vs_raw": _ratio(median["worker"], median["raw_ceiling"]),
+        "worker_vs_idiomatic": _ratio(median["worker"], median["idiomatic_agent"]),
+        "two_workers_vs_one": _ratio(median["two_workers"], median["worker"]),
     }
     for name, rate in median.items():
         print(f"{name:18s} {rate:12,.0f} events/s (median of {runs})")
@@ -222,6 +224,11 @@ def main() -> None:
                 "ratios": {k: round(v, 4) for k, v in ratios.items()},
             },
         )
+
+
+def _ratio(rate: float, base: float) -> float:
+    """NaN when there is nothing to compare (a smoke run's events all counted before ready)."""
+    return rate / base if base else float("nan")
 
 
 if __name__ == "__main__":
