@@ -114,7 +114,10 @@ def test_a_stopped_broker_neither_crashes_nor_spins_the_worker(own_broker, tmp_p
         assert cpu < 10, f"the worker used {cpu:.1f} s of CPU in 30 s without a broker"
 
         localbroker.start(port)
-        wait_until(lambda: ready(worker), 120, "/readyz to recover")
+        try:
+            wait_until(lambda: ready(worker), 120, "/readyz to recover")
+        except AssertionError as error:  # say where the worker stands, from its own log
+            raise AssertionError(f"{error}\n{worker.tail()}") from None
         later, more = stream(500, seed=9, start=50_000)
         produce(bootstrap, topics.input, more)
         wait_until(

@@ -160,7 +160,10 @@ def test_a_quiet_series_empties_on_schedule(bootstrap, topics, new_worker):
         45,
         "the series to go once its buckets expire",
     )
-    assert time.monotonic() - sent_at >= 30
+    # Not before its buckets expire: the answers' 1 s bucket starts at or after now - 2.5 s, and
+    # expires once it starts before now - (30 s window + 2 s grace).
+    bucket_start = (now - timedelta(milliseconds=1500)).replace(microsecond=0)
+    assert datetime.now(UTC) >= bucket_start + timedelta(seconds=32)
 
 
 def test_broker_end_offsets_quirk(bootstrap, topics):
