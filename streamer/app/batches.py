@@ -70,7 +70,9 @@ class Batches:
         """The valid answers to count here; rejections are dead-lettered on the way."""
         answers: list[Sourced] = []
         rejected = self._metrics.events
-        late = self._board.timeline.is_late
+        # One edge for the batch (`Timeline.on_time_from`), not `is_late` per answer: that
+        # was a fifth of the worker's busy time.
+        on_time_from = self._board.timeline.on_time_from(now_ms)
         for message in messages:
             result = self._decode(message.value or b"", now_ms)
             if isinstance(result, Rejection):
@@ -80,7 +82,7 @@ class Batches:
                 divert is None
                 # Already late: dead-lettered here, at the position its producer knows, not
                 # re-published to be found late on the repartition topic.
-                or late(result.occurred_at_ms, now_ms)
+                or result.occurred_at_ms < on_time_from
                 or not divert(message, result)
             ):
                 answers.append(Sourced(message.partition + source_base, message.offset, result))

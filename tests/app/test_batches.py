@@ -92,3 +92,15 @@ def test_detractors_are_sent_on_for_follow_up_promoters_are_not():
     [(key, _, _, _)] = follow_ups.sent
     assert key == b"unhappy"
     assert follow_ups.values()[0]["comment"] == "slow"
+
+
+def test_a_late_answer_is_dead_lettered_here_not_diverted():
+    """Re-publishing it would only find it late on the repartition topic, at a position its
+    producer does not know."""
+    diverted = []
+    part, board, dead, _, _ = batches()
+    old = answer("old", occurred_at="2027-01-15T06:00:00Z")
+    part.process(records(old, answer("new")), divert=lambda m, r: diverted.append(r) or True)
+    assert [r.event_id for r in diverted] == ["new"]
+    assert [(d["reason"], d["source"]["offset"]) for d in dead.values()] == [("late", 100)]
+    assert list(board.series()) == []

@@ -17,6 +17,7 @@ ROOT = Path(__file__).parents[2]
             [
                 "decode_validate",
                 "decode_validate_tally",
+                "pure_python_floor",
                 "full_core_with_records_and_windows",
                 "backfill_30d_sparse",
             ],
