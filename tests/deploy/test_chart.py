@@ -47,7 +47,34 @@ def render(values: dict, release: str = "cx") -> str:
 
 
 def by_kind(text: str) -> dict[str, dict]:
-    return {doc["kind"]: doc for doc in objects(text) if doc["kind"] != "ConfigMap"}
+    """One object per kind: not for ConfigMap and Service, of which the chart renders two."""
+    return {
+        doc["kind"]: doc for doc in objects(text) if doc["kind"] not in {"ConfigMap", "Service"}
+    }
+
+
+def services(text: str) -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for doc in objects(text) if doc["kind"] == "Service"}
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    """A Kubernetes label selector (matchLabels and matchExpressions) against labels."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for term in selector.get("matchExpressions", []):
+        key, operator, values = term["key"], term["operator"], term.get("values", [])
+        if not {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[operator]:
+            return False
+    return True
+
+
+def env_of(workload: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in workload["spec"]["template"]["spec"]["containers"][0]["env"]}
 
 
 def validate(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -69,7 +96,7 @@ def test_rendered_chart_passes_kubernetes_validate_strict(values, tmp_path):
         for line in checked.stdout.splitlines()
         if "passed" in line
     }
-    assert {"deployment/cx", "service/cx", "configmap/cx-rules"} <= passed
+    assert {"statefulset/cx", "service/cx", "service/cx-headless", "configmap/cx-rules"} <= passed
 
 
 def test_the_plain_manifest_is_the_chart_with_its_defaults():
@@ -77,9 +104,52 @@ def test_the_plain_manifest_is_the_chart_with_its_defaults():
     assert objects(shipped) == objects(render(DEFAULTS, "streamer"))
 
 
+@pytest.mark.parametrize("values", [DEFAULTS, everything_on()], ids=["defaults", "all-options"])
+def test_the_workers_are_a_stateful_set_governed_by_a_headless_service_of_the_chart(values):
+    """Stable pod names (<release>-0, -1, ...), for static membership; the governing Service
+    must exist and select the pods. The state is restored from Kafka: scratch volumes only."""
+    text = render(values)
+    kinds = [doc["kind"] for doc in objects(text)]
+    assert "Deployment" not in kinds and kinds.count("StatefulSet") == 1
+    workers = by_kind(text)["StatefulSet"]
+    spec = workers["spec"]
+    assert workers["metadata"]["name"] == "cx"
+    assert spec["podManagementPolicy"] == "Parallel"
+    assert spec["updateStrategy"]["type"] == "RollingUpdate"
+    governing = services(text)[spec["serviceName"]]
+    assert governing["spec"]["clusterIP"] == "None"
+    pod_labels = spec["template"]["metadata"]["labels"]
+    assert spec["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert governing["spec"]["selector"].items() <= pod_labels.items()
+    assert "volumeClaimTemplates" not in spec
+    volumes = {v["name"]: v for v in spec["template"]["spec"]["volumes"]}
+    assert volumes["data"] == {"name": "data", "emptyDir": {}}
+    assert volumes["tmp"] == {"name": "tmp", "emptyDir": {}}
+
+
+@pytest.mark.parametrize("values", [DEFAULTS, everything_on()], ids=["defaults", "all-options"])
+def test_each_worker_joins_with_its_pod_name_as_static_membership_id(values):
+    env = env_of(by_kind(render(values))["StatefulSet"])
+    assert env["STREAMER_INSTANCE_ID"] == {
+        "name": "STREAMER_INSTANCE_ID",
+        "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+    }
+    # a worker back within its session keeps its partitions: longer than a restart takes
+    assert env["STREAMER_SESSION_TIMEOUT_S"]["value"] == "30"
+    assert env["STREAMER_APP_ID"]["value"] == "streamer"  # the group the ids are unique in
+
+
+def test_static_membership_can_be_turned_off_and_the_session_timeout_set():
+    values = copy.deepcopy(DEFAULTS)
+    values.update(staticMembership=False, sessionTimeoutSeconds=45)
+    env = env_of(by_kind(render(values))["StatefulSet"])
+    assert "STREAMER_INSTANCE_ID" not in env
+    assert env["STREAMER_SESSION_TIMEOUT_S"]["value"] == "45"
+
+
 def test_pods_run_non_root_read_only_without_capabilities():
-    deployment = by_kind(render(DEFAULTS))["Deployment"]
-    pod = deployment["spec"]["template"]["spec"]
+    workers = by_kind(render(DEFAULTS))["StatefulSet"]
+    pod = workers["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert all(isinstance(pod["securityContext"][k], int) for k in ("runAsUser", "runAsGroup"))
     container = pod["containers"][0]
@@ -95,9 +165,9 @@ def test_pods_run_non_root_read_only_without_capabilities():
 
 def test_image_defaults_to_the_chart_app_version_never_latest():
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
-    image = by_kind(render(DEFAULTS))["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    image = by_kind(render(DEFAULTS))["StatefulSet"]["spec"]["template"]["spec"]["containers"][0]
     assert image["image"] == f"streamer:{chart['appVersion']}"
-    tagged = by_kind(render(everything_on()))["Deployment"]["spec"]["template"]["spec"]
+    tagged = by_kind(render(everything_on()))["StatefulSet"]["spec"]["template"]["spec"]
     assert tagged["containers"][0]["image"] == "streamer:1.2.3"
 
 
@@ -105,12 +175,12 @@ def test_the_rules_config_map_is_mounted_and_a_change_rolls_the_pods():
     default = objects(render(DEFAULTS))
     rules = next(d for d in default if d["metadata"]["name"] == "cx-rules")
     assert rules["data"]["rules.yaml"] == (ROOT / "deploy/rules.example.yaml").read_text().strip()
-    deployment = next(d for d in default if d["kind"] == "Deployment")
-    volume = deployment["spec"]["template"]["spec"]["volumes"][0]
+    workers = next(d for d in default if d["kind"] == "StatefulSet")
+    volume = workers["spec"]["template"]["spec"]["volumes"][0]
     assert volume["configMap"]["name"] == "cx-rules"
 
     def checksum(values: dict) -> str:
-        pod = by_kind(render(values))["Deployment"]["spec"]["template"]
+        pod = by_kind(render(values))["StatefulSet"]["spec"]["template"]
         return pod["metadata"]["annotations"]["checksum/rules"]
 
     edited = copy.deepcopy(DEFAULTS)
@@ -121,21 +191,29 @@ def test_the_rules_config_map_is_mounted_and_a_change_rolls_the_pods():
 def test_pod_disruption_budget_selects_the_workers():
     rendered = by_kind(render(DEFAULTS))
     pdb = rendered["PodDisruptionBudget"]
-    pod_labels = rendered["Deployment"]["spec"]["template"]["metadata"]["labels"]
-    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    pod_labels = rendered["StatefulSet"]["spec"]["template"]["metadata"]["labels"]
+    assert selects(pdb["spec"]["selector"], pod_labels)
     off = copy.deepcopy(DEFAULTS)
     off["podDisruptionBudget"]["enabled"] = False
     assert "PodDisruptionBudget" not in by_kind(render(off))
 
 
-def test_service_monitor_is_found_by_kube_prometheus_stack_and_scrapes_the_service():
-    rendered = by_kind(render(DEFAULTS))
-    monitor, service = rendered["ServiceMonitor"], rendered["Service"]
+def test_service_monitor_is_found_by_kube_prometheus_stack_and_scrapes_each_worker_once():
+    text = render(DEFAULTS)
+    rendered = by_kind(text)
+    monitor = rendered["ServiceMonitor"]
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert (
-        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    )
+    scraped = [
+        s
+        for s in services(text).values()
+        if selects(monitor["spec"]["selector"], s["metadata"]["labels"])
+    ]
+    assert [s["metadata"]["name"] for s in scraped] == ["cx"]  # not the headless one as well
+    service = scraped[0]
+    assert service["spec"].get("clusterIP") != "None"
+    pod_labels = rendered["StatefulSet"]["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
     endpoint = monitor["spec"]["endpoints"][0]
     assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
     assert (endpoint["path"], endpoint["scheme"]) == ("/metrics", "http")
@@ -146,7 +224,7 @@ def test_web_auth_is_a_secret_the_workers_read_and_the_service_monitor_answers()
     rendered = objects(render(everything_on()))
     secret = next(d for d in rendered if d["kind"] == "Secret")
     assert yaml.safe_load(secret["stringData"]["web.yml"]) == yaml.safe_load(WEB_CONFIG)
-    pod = next(d for d in rendered if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    pod = next(d for d in rendered if d["kind"] == "StatefulSet")["spec"]["template"]["spec"]
     container = pod["containers"][0]
     env = {e["name"]: e for e in container["env"]}
     mounted = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
