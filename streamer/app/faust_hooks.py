@@ -7,12 +7,16 @@ name of what moved, instead of a worker that fails at start or silently waits 1.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
 from faust.tables import TableManager
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
+
+log = logging.getLogger("streamer.worker")
 
 NEW_CONSUMER = (faust.App, "_new_consumer")
 """Where the app builds its consumer: the one place to hook it before it starts fetching."""
@@ -46,9 +50,22 @@ def hook_consumer(consumer: Any, wrap_getmany: Callable[[Any], Any], fetch_max_w
     return consumer
 
 
-async def commit(consumer: Any, positions: dict[Any, int]) -> bool:
-    """Commit the intake's offsets through Faust's consumer (False during a rebalance)."""
-    return bool(await consumer._commit(positions))
+async def commit(consumer: Any, positions: dict[Any, int], timeout_s: float) -> bool:
+    """Commit the intake's offsets through Faust's consumer: False during a rebalance, or when
+    the broker has not taken them within ``timeout_s``. aiokafka retries a commit for as long as
+    the broker answers with a retriable error (a partition it no longer knows, after a broker
+    that lost its log came back), and the intake holds its batch meanwhile: a revocation would
+    wait behind it and the worker would never be ready again. Giving up loses nothing: the
+    checkpoints skip whatever is read again from the last committed offsets."""
+    try:
+        return bool(await asyncio.wait_for(consumer._commit(positions), timeout_s))
+    except TimeoutError:
+        log.warning(
+            "the broker took no commit within %g s: the group's offsets stay where they were,"
+            " and the checkpoints skip what is read again from them",
+            timeout_s,
+        )
+        return False
 
 
 class StreamerTables(TableManager):

@@ -123,7 +123,7 @@ class Worker:
             router.process,
             lambda: store.write(self.board.flush(wall_clock_ms())),
             seal_batch,
-            lambda positions: commit(app.consumer, positions),
+            lambda positions: commit(app.consumer, positions, s.session_timeout_s),
             s.batch_max,
             s.commit_interval_s,
         )

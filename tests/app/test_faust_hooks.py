@@ -79,3 +79,26 @@ def test_the_hook_wraps_fetches_and_shortens_the_fetch_wait():
     consumer = faust_hooks.hook_consumer(Consumer(), wrap, 100)
     assert len(seen) == 1 and asyncio.run(consumer._getmany()) == "records"
     assert consumer._thread._create_worker_consumer()._fetch_max_wait_ms == 100
+
+
+def test_a_commit_the_broker_never_takes_gives_up_instead_of_holding_the_intake(caplog):
+    class Consumer:
+        async def _commit(self, positions):
+            await asyncio.Event().wait()  # aiokafka retrying a retriable error, for ever
+
+    async def commit_once():
+        started = asyncio.get_running_loop().time()
+        done = await faust_hooks.commit(Consumer(), {"tp": 1}, timeout_s=0.2)
+        return done, asyncio.get_running_loop().time() - started
+
+    done, waited = asyncio.run(commit_once())
+    assert done is False and waited < 5
+    assert "took no commit within 0.2 s" in caplog.text
+
+
+def test_a_commit_the_broker_takes_is_reported_done():
+    class Consumer:
+        async def _commit(self, positions):
+            return True
+
+    assert asyncio.run(faust_hooks.commit(Consumer(), {"tp": 1}, timeout_s=1)) is True

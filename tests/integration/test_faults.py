@@ -96,7 +96,9 @@ def test_a_stopped_broker_neither_crashes_nor_spins_the_worker(own_broker, tmp_p
     bootstrap, _ = own_broker
     port = int(bootstrap.rsplit(":", 1)[1])
     topics = Topics()
-    worker = WorkerProcess(bootstrap, topics, tmp_path).start()
+    # A commit interval longer than the worker takes to get ready and count the first answers:
+    # their commit is still to come when the broker goes.
+    worker = WorkerProcess(bootstrap, topics, tmp_path, STREAMER_COMMIT_INTERVAL="40s").start()
     try:
         worker.wait_ready()
         events, messages = stream(2_000, seed=8)
