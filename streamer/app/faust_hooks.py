@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+from aiokafka.protocol.commit import OffsetCommitRequest
 from faust.tables import TableManager
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer
 
@@ -30,6 +31,11 @@ CREATE_WORKER_CONSUMER = (AIOKafkaConsumerThread, "_create_worker_consumer")
 """Where Faust builds its aiokafka consumer, with fetch_max_wait_ms fixed at 1500."""
 UPDATE_CHANNELS = (TableManager, "_update_channels")
 """What Faust's table manager does when it starts, after a one-second sleep (``StreamerTables``)."""
+ENSURE_CONSUMER = (AIOKafkaConsumerThread, "_ensure_consumer")
+"""The aiokafka consumer in Faust's consumer thread; its group coordinator (``_coordinator``,
+built when it starts) holds the member's ``generation``."""
+NO_GENERATION = OffsetCommitRequest.DEFAULT_GENERATION_ID
+"""aiokafka's generation for a member the group does not know (yet, or any more)."""
 FETCH_MAX_WAIT = "_fetch_max_wait_ms"
 """aiokafka reads it when the consumer starts. The local broker answers a fetch only when that
 wait ends, not when data arrives: measured p50 276 ms from produce to fetch at 1500, 25 ms at
@@ -56,7 +62,14 @@ async def commit(consumer: Any, positions: dict[Any, int], timeout_s: float) -> 
     the broker answers with a retriable error (a partition it no longer knows, after a broker
     that lost its log came back), and the intake holds its batch meanwhile: a revocation would
     wait behind it and the worker would never be ready again. Giving up loses nothing: the
-    checkpoints skip whatever is read again from the last committed offsets."""
+    checkpoints skip whatever is read again from the last committed offsets.
+
+    A member the group no longer knows (its session expired, or the broker forgot the group)
+    does not commit: aiokafka would send the commit without a generation, which fences nothing,
+    and a broker that lost its log answers it with a retriable error for ever, the retries
+    holding one of the consumer thread's two method workers and logging every 100 ms."""
+    if consumer._thread._ensure_consumer()._coordinator.generation == NO_GENERATION:
+        return False
     try:
         return bool(await asyncio.wait_for(consumer._commit(positions), timeout_s))
     except TimeoutError:

@@ -4,9 +4,11 @@ was needed and what to do instead."""
 
 import asyncio
 import inspect
+from types import SimpleNamespace
 
 import aiokafka
 import pytest
+from aiokafka.consumer.group_coordinator import GroupCoordinator
 from faust.tables import TableManager
 
 from streamer.app import faust_hooks
@@ -20,6 +22,7 @@ from streamer.app import faust_hooks
         faust_hooks.COMMIT,
         faust_hooks.CREATE_WORKER_CONSUMER,
         faust_hooks.UPDATE_CHANNELS,
+        faust_hooks.ENSURE_CONSUMER,
     ],
     ids=lambda value: getattr(value, "__name__", value),
 )
@@ -81,14 +84,35 @@ def test_the_hook_wraps_fetches_and_shortens_the_fetch_wait():
     assert consumer._thread._create_worker_consumer()._fetch_max_wait_ms == 100
 
 
+def test_aiokafka_still_keeps_the_members_generation_where_commit_reads_it():
+    start = inspect.getsource(aiokafka.AIOKafkaConsumer.start)
+    reset = inspect.getsource(GroupCoordinator.reset_generation)
+    assert "self._coordinator = GroupCoordinator(" in start, (
+        "aiokafka's consumer no longer keeps its coordinator in _coordinator: see commit() in "
+        "streamer/app/faust_hooks.py"
+    )
+    assert "self.generation = OffsetCommitRequest.DEFAULT_GENERATION_ID" in reset, (
+        "aiokafka no longer marks a forgotten member by its generation: see commit() in "
+        "streamer/app/faust_hooks.py"
+    )
+
+
+def faust_consumer(commit, generation=1):
+    """Faust's consumer as far as commit() reaches: its thread's aiokafka consumer's
+    coordinator, and its _commit."""
+    coordinator = SimpleNamespace(generation=generation)
+    kafka_consumer = SimpleNamespace(_coordinator=coordinator)
+    thread = SimpleNamespace(_ensure_consumer=lambda: kafka_consumer)
+    return SimpleNamespace(_thread=thread, _commit=commit)
+
+
 def test_a_commit_the_broker_never_takes_gives_up_instead_of_holding_the_intake(caplog):
-    class Consumer:
-        async def _commit(self, positions):
-            await asyncio.Event().wait()  # aiokafka retrying a retriable error, for ever
+    async def never(positions):
+        await asyncio.Event().wait()  # aiokafka retrying a retriable error, for ever
 
     async def commit_once():
         started = asyncio.get_running_loop().time()
-        done = await faust_hooks.commit(Consumer(), {"tp": 1}, timeout_s=0.2)
+        done = await faust_hooks.commit(faust_consumer(never), {"tp": 1}, timeout_s=0.2)
         return done, asyncio.get_running_loop().time() - started
 
     done, waited = asyncio.run(commit_once())
@@ -97,8 +121,19 @@ def test_a_commit_the_broker_never_takes_gives_up_instead_of_holding_the_intake(
 
 
 def test_a_commit_the_broker_takes_is_reported_done():
-    class Consumer:
-        async def _commit(self, positions):
-            return True
+    async def taken(positions):
+        return True
 
-    assert asyncio.run(faust_hooks.commit(Consumer(), {"tp": 1}, timeout_s=1)) is True
+    assert asyncio.run(faust_hooks.commit(faust_consumer(taken), {"tp": 1}, timeout_s=1)) is True
+
+
+def test_a_member_the_group_no_longer_knows_does_not_commit():
+    sent = []
+
+    async def send(positions):
+        sent.append(positions)
+        return True
+
+    consumer = faust_consumer(send, generation=faust_hooks.NO_GENERATION)
+    assert asyncio.run(faust_hooks.commit(consumer, {"tp": 1}, timeout_s=1)) is False
+    assert sent == []
