@@ -6,6 +6,7 @@ Sizes are small but real in ``make test``; ``make soak`` sets STREAMER_SOAK=1 fo
 
 import os
 import random
+import re
 import threading
 import time
 
@@ -36,9 +37,30 @@ def trickle(bootstrap, topic, messages, seconds):
 def assert_scores_equal_truth(worker_list, events):
     """Every exported count and score equals the ground truth recomputed from the input."""
     truth = expected_counts(events)
-    wait_until(
-        lambda: counted(worker_list) == truth, 300, "the counts to match the input", every_s=1
-    )
+    try:
+        wait_until(
+            lambda: counted(worker_list) == truth, 300, "the counts to match the input", every_s=1
+        )
+    except AssertionError as error:  # which series are off, and what each worker did with input
+        got = counted(worker_list)
+        off = {key: (n, got.get(key)) for key, n in truth.items() if got.get(key) != n}
+        outcomes = [
+            {
+                labels: v
+                for (name, labels), v in w.metrics().items()
+                if name == "streamer_events_total"
+            }
+            for w in worker_list
+        ]
+        moves = [
+            line
+            for w in worker_list
+            for line in w.tail(100_000).splitlines()
+            if re.search(r"state recovered|Revoking|not committed|took no commit", line)
+        ]
+        raise AssertionError(
+            f"{error}\n(expected, counted): {off}\noutcomes: {outcomes}\n" + "\n".join(moves)
+        ) from None
     samples = {}
     for worker in worker_list:
         samples.update(worker.metrics())
