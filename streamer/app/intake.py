@@ -13,8 +13,11 @@ Each batch is counted as soon as it is taken (scores are fresh at once); persist
 (``streamer.app.repartition``) are written and flushed, and only then are the batches' offsets
 committed to the consumer group. A crash replays at most the batches after the last commit:
 those persisted are skipped by the checkpoint in the log, those not persisted are counted then
-(see ``streamer.core.ledger``). Between a revocation and the end of the next recovery, fetched
-input is dropped: Faust seeks to the committed offsets when it resumes, so it is read again.
+(see ``streamer.core.ledger``). At a revocation what is queued is dropped: the next assignment
+reads it again from the committed offsets. What is fetched from that assignment before its
+recovery ends is held, then counted for the partitions the recovery gives this worker: Faust
+seeks back to a committed offset only when it is above 0, so a partition nobody has committed
+yet would otherwise lose its first records (a worker joining while traffic starts).
 """
 
 from __future__ import annotations
@@ -65,6 +68,12 @@ class Intake:
         self._room.set()
         self._open = False
         self._partitions: frozenset[int] = frozenset()
+        self._revocations = 0
+        self._waiting: list[tuple[int, Sequence[Message]]] = []
+        """Records fetched while closed, kept until the recovery says which partitions are
+        ours (``open``)."""
+        self._waiting_count = 0
+        self._overflowed: set[int] = set()
         self._batch = asyncio.Lock()
 
     def wrap(self, getmany: Callable[..., Awaitable[dict[Any, Any]]]) -> Callable[..., Any]:
@@ -81,23 +90,68 @@ class Intake:
         return getmany_diverted
 
     async def _put(self, partition: int, records: Sequence[Message]) -> None:
+        revocations = self._revocations
         while self._open and self._held >= self._capacity:
             self._room.clear()
             await self._room.wait()
-        # A fetch that was in flight across a rebalance may bring another owner's partition.
-        if self._open and records and partition in self._partitions:
-            self._queue.append(records)
-            self._held += len(records)
-            self._arrived.set()
+        if not records or revocations != self._revocations:
+            # Fetched before a revocation: the new assignment reads it again from the
+            # committed offsets.
+            return
+        if not self._open:
+            self._wait(partition, records)
+        elif partition in self._partitions:  # not another owner's, fetched across a rebalance
+            self._enqueue(records)
+
+    def _wait(self, partition: int, records: Sequence[Message]) -> None:
+        """Fetched between an assignment and the end of its recovery, from the positions the
+        assignment set. Faust seeks back only to a committed offset above 0, so dropped, the
+        first records of a partition nobody has committed yet would never be read again."""
+        if partition in self._overflowed:
+            return
+        if self._waiting_count + len(records) > self._capacity:
+            # Memory stays bounded. What is counted of a partition must run on from its
+            # committed offset with no gap (the checkpoint skips anything below it), so all of
+            # this partition's goes, as before there was any holding: Faust's seek to its
+            # committed offset brings it back, when there is one.
+            log.warning(
+                "records of partition %d fetched during the recovery dropped (over %d held)",
+                partition,
+                self._capacity,
+            )
+            self._overflowed.add(partition)
+            kept = [(p, held) for p, held in self._waiting if p != partition]
+            self._waiting = kept
+            self._waiting_count = sum(len(held) for _, held in kept)
+            return
+        self._waiting.append((partition, records))
+        self._waiting_count += len(records)
+
+    def _enqueue(self, records: Sequence[Message]) -> None:
+        self._queue.append(records)
+        self._held += len(records)
+        self._arrived.set()
 
     def open(self, partitions: set[int]) -> None:
-        """State is recovered for ``partitions``: their input may be processed."""
+        """State is recovered for ``partitions``: their input may be processed, starting with
+        what was fetched for them during the recovery."""
         self._partitions = frozenset(partitions)
         self._open = True
+        for partition, records in self._waiting:
+            if partition in self._partitions:
+                self._enqueue(records)
+        self._forget_waiting()
+
+    def _forget_waiting(self) -> None:
+        self._waiting.clear()
+        self._waiting_count = 0
+        self._overflowed.clear()
 
     async def close(self) -> None:
         """Partitions are being revoked: finish the batch in hand and commit it, drop what is
-        queued."""
+        queued or held, and what fetches waiting for room bring."""
+        self._revocations += 1
+        self._forget_waiting()
         async with self._batch:
             if self._open:
                 await self._commit_now()

@@ -61,23 +61,92 @@ def test_input_records_are_taken_others_left_to_faust_and_committed_after_the_se
     ]
 
 
-def test_nothing_is_taken_before_recovery_or_for_partitions_not_recovered():
+def test_what_is_fetched_during_the_recovery_is_counted_for_the_partitions_it_gives():
+    """Faust seeks back only to a committed offset above 0: records of a partition nobody has
+    committed yet, fetched while its recovery runs, are never fetched again. Dropped, they
+    were lost (a worker that joined as traffic started counted 110 answers short)."""
+
+    async def scenario():
+        taken = []
+
+        async def seal():
+            pass
+
+        async def commit(positions):
+            return True
+
+        intake = Intake(
+            {"input"},
+            lambda batch: taken.extend((r.partition, r.offset) for r in batch),
+            lambda: None,
+            seal,
+            commit,
+            100,
+        )
+
+        async def during_recovery():
+            return {**fetch("input", 0, [0, 1, 2]), **fetch("input", 3, [0, 1])}
+
+        async def after():
+            return {**fetch("input", 0, [3]), **fetch("input", 3, [2])}
+
+        await intake.wrap(during_recovery)()  # closed: the recovery has not ended
+        intake.open({0})  # partition 3 went to another worker
+        await intake.wrap(after)()
+        runner = asyncio.create_task(intake.run())
+        await asyncio.sleep(0.01)
+        runner.cancel()
+        return taken
+
+    assert run(scenario) == [(0, 0), (0, 1), (0, 2), (0, 3)]
+
+
+def test_what_was_held_for_a_revoked_assignment_is_not_counted_after_the_next():
     async def scenario():
         log = []
         intake = make_intake(log)
 
-        async def getmany():
-            return {**fetch("input", 0, [1]), **fetch("input", 3, [1])}
+        async def during_recovery():
+            return fetch("input", 0, [7, 8])
 
-        await intake.wrap(getmany)()  # closed: dropped, Faust re-reads from the commit
+        await intake.wrap(during_recovery)()
+        await intake.close()  # revoked again before its recovery ended
         intake.open({0})
-        await intake.wrap(getmany)()  # partition 3 belongs to another worker now
         runner = asyncio.create_task(intake.run())
         await asyncio.sleep(0.01)
         runner.cancel()
         return log
 
-    assert run(scenario)[0] == ("process", 1)
+    assert [step for step in run(scenario) if step[0] == "process"] == []
+
+
+def test_a_partition_over_the_bound_during_the_recovery_is_dropped_whole(caplog):
+    """Memory stays bounded, and what is counted runs on from the committed offset with no
+    gap: a partition whose records overflowed keeps none of them, not a prefix and a tail."""
+
+    async def scenario():
+        log = []
+        intake = make_intake(log, batch_max=2)  # holds 4
+
+        async def first():
+            return {**fetch("input", 0, [0, 1, 2]), **fetch("input", 1, [0])}
+
+        async def second():
+            return fetch("input", 0, [3, 4])
+
+        async def third():
+            return fetch("input", 0, [5])
+
+        for fetched in (first, second, third):
+            await intake.wrap(fetched)()
+        intake.open({0, 1})
+        runner = asyncio.create_task(intake.run())
+        await asyncio.sleep(0.01)
+        runner.cancel()
+        return log
+
+    assert [step for step in run(scenario) if step[0] == "process"] == [("process", 1)]
+    assert "records of partition 0 fetched during the recovery dropped" in caplog.text
 
 
 def test_the_fetcher_waits_when_twice_a_batch_is_held():

@@ -68,17 +68,22 @@ def touchpoints(board):
 def test_the_assigned_partitions_state_is_restored_then_their_input_is_taken():
     processed = []
     part, board, intake, readiness = recovery(persisted(), {2}, processed)
-    one, two = (Record("in", p, 0, NOW_MS, b"k", answer(str(p))) for p in (1, 2))
-    fetched = {TP("in", 1): [one], TP("in", 2): [two]}
+    one, two, three = (
+        Record("in", p, offset, NOW_MS, b"k", answer(f"{p}-{offset}"))
+        for p, offset in ((1, 0), (2, 0), (2, 1))
+    )
 
-    async def fetch():
-        return dict(fetched)
+    async def during_recovery():
+        return {TP("in", 1): [one], TP("in", 2): [two]}
+
+    async def after():
+        return {TP("in", 2): [three]}
 
     async def scenario():
         runner = asyncio.create_task(intake.run())
-        await intake.wrap(fetch)()  # before recovery: dropped, Faust reads it again later
+        await intake.wrap(during_recovery)()  # held until the recovery says whose it is
         await part.recovered()
-        await intake.wrap(fetch)()
+        await intake.wrap(after)()
         await asyncio.sleep(0.01)
         await part.revoked()
         runner.cancel()
@@ -86,7 +91,7 @@ def test_the_assigned_partitions_state_is_restored_then_their_input_is_taken():
     assert not readiness.recovered
     asyncio.run(scenario())
     assert touchpoints(board) == {"call": 1}, "partition 2's repartitioned answer, only"
-    assert processed == [two], "the assigned partition's records, once recovered"
+    assert processed == [two, three], "the assigned partition's records, once recovered"
     assert not readiness.recovered, "revoked"
 
 
