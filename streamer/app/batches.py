@@ -70,7 +70,7 @@ class Batches:
         """The valid answers to count here; rejections are dead-lettered on the way."""
         answers: list[Sourced] = []
         rejected = self._metrics.events
-        # One edge for the batch (`Timeline.on_time_from`), not `is_late` per answer: that
+        # One edge for the batch (`Timeline.on_time_from`), not a lateness test per answer: that
         # was a fifth of the worker's busy time.
         on_time_from = self._board.timeline.on_time_from(now_ms)
         for message in messages:

@@ -133,16 +133,11 @@ class Timeline:
         """The fine bucket holding ``ts_ms``."""
         return bucket_start_ms(ts_ms, self.bucket_ms)
 
-    def is_expired(self, bucket_start: int, now_ms: int) -> bool:
-        return bucket_start < now_ms - self.horizon_ms
-
-    def is_late(self, ts_ms: int, now_ms: int) -> bool:
-        """Whether the bucket that would hold ``ts_ms`` at ``now_ms`` has expired."""
-        return self.is_expired(self.cuts(now_ms).rolled(self.bucket_of(ts_ms)), now_ms)
-
     def on_time_from(self, now_ms: int) -> int:
-        """The earliest event time not late at ``now_ms`` (``is_late`` is ``ts <`` it): the
-        tier a fine bucket rolls to only grows with its start, so one edge holds a batch."""
+        """The earliest event time not late at ``now_ms``: an answer is late when the bucket
+        that would hold it (its fine bucket, rolled to its tier) starts before
+        ``now_ms - horizon_ms``. The tier a fine bucket rolls to only grows with its start, so
+        one edge holds a whole batch."""
         expired = now_ms - self.horizon_ms
         cuts = self.cuts(now_ms)
         first = _first_start_at_or_after(expired, DAY_MS)

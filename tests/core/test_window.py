@@ -80,15 +80,15 @@ def test_incremental_windows_equal_brute_force(start, script):
         if action == "tick":
             now += amount
             expired = windows.advance(now)
-            assert all(TIMELINE.is_expired(b, now) for b in expired)
+            assert all(b < now - TIMELINE.horizon_ms for b in expired)
         else:
             ts = now + amount
-            if TIMELINE.is_expired(bucket_start_ms(ts, MINUTE), now):
+            if bucket_start_ms(ts, MINUTE) < now - TIMELINE.horizon_ms:
                 continue  # late: the caller drops it
             windows.add(bucket_start_ms(ts, MINUTE), tally)
             kept.append((ts, tally))
         assert windows.totals() == brute_force(kept, now)
-    assert all(not TIMELINE.is_expired(b, now) for b in windows.buckets())
+    assert all(b >= now - TIMELINE.horizon_ms for b in windows.buckets())
 
 
 @given(nps_tallies.filter(lambda t: t.n > 0))
@@ -179,7 +179,7 @@ def test_tiered_windows_equal_brute_force_across_roll_ups(start, script):
         else:
             ts = now + amount
             late = stored_start(ts, now) < now - horizon
-            assert TIERED.is_late(ts, now) == late
+            assert (ts < TIERED.on_time_from(now)) == late
             if late:
                 continue
             windows.add(TIERED.bucket_of(ts), tally)
@@ -189,7 +189,7 @@ def test_tiered_windows_equal_brute_force_across_roll_ups(start, script):
         assert sum(stored.values(), NpsTally()) == total(
             Metric.NPS, [t for ts, t in kept if stored_start(ts, now) >= now - horizon]
         )
-        assert all(not TIERED.is_expired(b, now) for b in stored)
+        assert all(b >= now - TIERED.horizon_ms for b in stored)
         # Any one-hour range in the hourly or fine tier is exact.
         hour = (now - DAY) // DAY * DAY + HOUR * (amount % 24)
         assert (
@@ -279,7 +279,9 @@ def test_counts_past_32_bits_stay_exact():
 def test_one_edge_tells_late_answers_at_any_moment(windows, now, near_horizon):
     timeline = Timeline.parse("1m", windows)
     for age in (near_horizon, timeline.horizon_ms + near_horizon):
-        assert timeline.is_late(now - age, now) == (now - age < timeline.on_time_from(now))
+        rolled = timeline.cuts(now).rolled(timeline.bucket_of(now - age))
+        late = rolled < now - timeline.horizon_ms  # the definition, answer by answer
+        assert late == (now - age < timeline.on_time_from(now))
 
 
 @given(
@@ -315,7 +317,7 @@ def test_a_snapshot_read_later_equals_the_brute_force(now, answers, later):
     stayed)."""
     written = SeriesWindows(Metric.NPS, TIERED, now)
     for ts, tally in answers:
-        if not TIERED.is_late(now + ts, now):
+        if now + ts >= TIERED.on_time_from(now):
             written.add(TIERED.bucket_of(now + ts), tally)
     starts, counts = written.arrays()
     on_time = TIERED.on_time_from(now + later)
@@ -325,7 +327,7 @@ def test_a_snapshot_read_later_equals_the_brute_force(now, answers, later):
     survivors = [
         (now + ts, t)
         for ts, t in answers
-        if not TIERED.is_late(now + ts, now) and stored_start(now + ts, now) >= on_time
+        if now + ts >= TIERED.on_time_from(now) and stored_start(now + ts, now) >= on_time
     ]
     assert_tiered_as_defined(read, survivors, now + later)
 
