@@ -17,7 +17,9 @@ those persisted are skipped by the checkpoint in the log, those not persisted ar
 reads it again from the committed offsets. What is fetched from that assignment before its
 recovery ends is held, then counted for the partitions the recovery gives this worker: Faust
 seeks back to a committed offset only when it is above 0, so a partition nobody has committed
-yet would otherwise lose its first records (a worker joining while traffic starts).
+yet would otherwise lose its first records (a worker joining while traffic starts). Holding is
+bounded: a partition whose records overflow it is sought back, at the end of the recovery, to
+the first record it could not keep.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from faust.types import TP
 
 from streamer.app.seams import Message
@@ -44,6 +47,7 @@ class Intake:
         persist: Callable[[], None],
         seal: Callable[[], Awaitable[None]],
         commit: Callable[[dict[TP, int]], Awaitable[bool]],
+        seek: Callable[[dict[TP, int]], Awaitable[None]],
         batch_max: int,
         commit_interval_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
@@ -53,6 +57,7 @@ class Intake:
         self._persist = persist
         self._seal = seal
         self._commit = commit
+        self._seek = seek
         self._batch_max = batch_max
         self._interval_s = commit_interval_s
         self._clock = clock
@@ -69,11 +74,13 @@ class Intake:
         self._open = False
         self._partitions: frozenset[int] = frozenset()
         self._revocations = 0
-        self._waiting: list[tuple[int, Sequence[Message]]] = []
+        self._waiting: list[tuple[TP, Sequence[Message]]] = []
         """Records fetched while closed, kept until the recovery says which partitions are
         ours (``open``)."""
         self._waiting_count = 0
-        self._overflowed: set[int] = set()
+        self._resume: dict[TP, int] = {}
+        """Per topic partition whose records overflowed the holding: the first offset it did
+        not keep. Records fetched from beyond it are dropped until it is read again."""
         self._batch = asyncio.Lock()
 
     def wrap(self, getmany: Callable[..., Awaitable[dict[Any, Any]]]) -> Callable[..., Any]:
@@ -84,12 +91,12 @@ class Intake:
             records = await getmany(*args, **kwargs)
             mine = [tp for tp in records if tp.topic in self._topics]
             for tp in mine:
-                await self._put(tp.partition, records.pop(tp))
+                await self._put(tp, records.pop(tp))
             return records
 
         return getmany_diverted
 
-    async def _put(self, partition: int, records: Sequence[Message]) -> None:
+    async def _put(self, tp: TP, records: Sequence[Message]) -> None:
         revocations = self._revocations
         while self._open and self._held >= self._capacity:
             self._room.clear()
@@ -98,33 +105,38 @@ class Intake:
             # Fetched before a revocation: the new assignment reads it again from the
             # committed offsets.
             return
+        resume = self._resume.get(tp)
+        if resume is not None:
+            if records[0].offset > resume:
+                return  # past a gap: read again once the seek to `resume` takes effect
+            del self._resume[tp]
         if not self._open:
-            self._wait(partition, records)
-        elif partition in self._partitions:  # not another owner's, fetched across a rebalance
+            self._wait(tp, records)
+        elif tp.partition in self._partitions:  # not another owner's, fetched across a rebalance
             self._enqueue(records)
 
-    def _wait(self, partition: int, records: Sequence[Message]) -> None:
+    def _wait(self, tp: TP, records: Sequence[Message]) -> None:
         """Fetched between an assignment and the end of its recovery, from the positions the
         assignment set. Faust seeks back only to a committed offset above 0, so dropped, the
         first records of a partition nobody has committed yet would never be read again."""
-        if partition in self._overflowed:
-            return
         if self._waiting_count + len(records) > self._capacity:
-            # Memory stays bounded. What is counted of a partition must run on from its
-            # committed offset with no gap (the checkpoint skips anything below it), so all of
-            # this partition's goes, as before there was any holding: Faust's seek to its
-            # committed offset brings it back, when there is one.
-            log.warning(
-                "records of partition %d fetched during the recovery dropped (over %d held)",
-                partition,
+            # Memory stays bounded. What is counted of a partition must run on with no gap (the
+            # checkpoint skips anything below it), so all of this partition's goes, and `open`
+            # seeks back to its first record.
+            kept = [(held_tp, held) for held_tp, held in self._waiting if held_tp != tp]
+            mine = [held for held_tp, held in self._waiting if held_tp == tp]
+            self._resume[tp] = (mine[0] if mine else records)[0].offset
+            log.info(
+                "more than %d records fetched during the recovery: %s is read again from "
+                "offset %d once it ends",
                 self._capacity,
+                tp,
+                self._resume[tp],
             )
-            self._overflowed.add(partition)
-            kept = [(p, held) for p, held in self._waiting if p != partition]
             self._waiting = kept
             self._waiting_count = sum(len(held) for _, held in kept)
             return
-        self._waiting.append((partition, records))
+        self._waiting.append((tp, records))
         self._waiting_count += len(records)
 
     def _enqueue(self, records: Sequence[Message]) -> None:
@@ -132,26 +144,35 @@ class Intake:
         self._held += len(records)
         self._arrived.set()
 
-    def open(self, partitions: set[int]) -> None:
+    async def open(self, partitions: set[int]) -> None:
         """State is recovered for ``partitions``: their input may be processed, starting with
-        what was fetched for them during the recovery."""
+        what was fetched for them during the recovery, and then what the holding could not keep,
+        read again."""
         self._partitions = frozenset(partitions)
         self._open = True
-        for partition, records in self._waiting:
-            if partition in self._partitions:
+        for tp, records in self._waiting:
+            if tp.partition in self._partitions:
                 self._enqueue(records)
-        self._forget_waiting()
-
-    def _forget_waiting(self) -> None:
         self._waiting.clear()
         self._waiting_count = 0
-        self._overflowed.clear()
+        self._resume = {tp: o for tp, o in self._resume.items() if tp.partition in partitions}
+        if not self._resume:
+            return
+        revocations = self._revocations
+        try:
+            await self._seek(dict(self._resume))
+        except KafkaError as error:
+            if revocations == self._revocations:  # else the next assignment reads it again
+                log.error("records skipped: seeking back to %s failed: %r", self._resume, error)
+                self._resume.clear()
 
     async def close(self) -> None:
         """Partitions are being revoked: finish the batch in hand and commit it, drop what is
         queued or held, and what fetches waiting for room bring."""
         self._revocations += 1
-        self._forget_waiting()
+        self._waiting.clear()
+        self._waiting_count = 0
+        self._resume.clear()
         async with self._batch:
             if self._open:
                 await self._commit_now()

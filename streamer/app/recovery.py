@@ -59,7 +59,7 @@ class Recovery:
             os._exit(EXIT_UNREADABLE_STATE)
         self._watch.restore(self._alert_store.load(mine))
         self._readiness.recovered = True
-        self._intake.open(mine)
+        await self._intake.open(mine)
         log.info(
             "state recovered for partitions %s: %d series, %d alert states",
             sorted(mine),

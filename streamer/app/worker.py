@@ -124,6 +124,7 @@ class Worker:
             lambda: store.write(self.board.flush(wall_clock_ms())),
             seal_batch,
             lambda positions: commit(app.consumer, positions, s.session_timeout_s),
+            lambda positions: app.consumer.seek_wait(positions),
             s.batch_max,
             s.commit_interval_s,
         )

@@ -3,6 +3,7 @@
 import asyncio
 from collections import namedtuple
 
+from aiokafka.errors import KafkaError
 from faust.types import TP
 
 from streamer.app.intake import Intake
@@ -14,11 +15,15 @@ def fetch(topic, partition, offsets):
     return {TP(topic, partition): [Record(topic, partition, o) for o in offsets]}
 
 
+async def unexpected_seek(positions):
+    raise AssertionError(f"no seek expected, got {positions}")
+
+
 def run(scenario):
     return asyncio.run(scenario())
 
 
-def make_intake(log, batch_max=100):
+def make_intake(log, batch_max=100, process=None):
     async def seal():
         log.append("seal")
 
@@ -26,12 +31,16 @@ def make_intake(log, batch_max=100):
         log.append(("commit", positions))
         return True
 
+    async def seek(positions):
+        log.append(("seek", positions))
+
     return Intake(
         {"input"},
-        lambda batch: log.append(("process", len(batch))),
+        process or (lambda batch: log.append(("process", len(batch)))),
         lambda: log.append("persist"),
         seal,
         commit,
+        seek,
         batch_max,
     )
 
@@ -40,7 +49,7 @@ def test_input_records_are_taken_others_left_to_faust_and_committed_after_the_se
     async def scenario():
         log = []
         intake = make_intake(log)
-        intake.open({0, 1})
+        await intake.open({0, 1})
 
         async def getmany():
             return {**fetch("input", 0, [5, 6]), **fetch("input", 1, [9]), **fetch("log", 0, [1])}
@@ -81,6 +90,7 @@ def test_what_is_fetched_during_the_recovery_is_counted_for_the_partitions_it_gi
             lambda: None,
             seal,
             commit,
+            unexpected_seek,
             100,
         )
 
@@ -91,7 +101,7 @@ def test_what_is_fetched_during_the_recovery_is_counted_for_the_partitions_it_gi
             return {**fetch("input", 0, [3]), **fetch("input", 3, [2])}
 
         await intake.wrap(during_recovery)()  # closed: the recovery has not ended
-        intake.open({0})  # partition 3 went to another worker
+        await intake.open({0})  # partition 3 went to another worker
         await intake.wrap(after)()
         runner = asyncio.create_task(intake.run())
         await asyncio.sleep(0.01)
@@ -111,7 +121,7 @@ def test_what_was_held_for_a_revoked_assignment_is_not_counted_after_the_next():
 
         await intake.wrap(during_recovery)()
         await intake.close()  # revoked again before its recovery ended
-        intake.open({0})
+        await intake.open({0})
         runner = asyncio.create_task(intake.run())
         await asyncio.sleep(0.01)
         runner.cancel()
@@ -120,13 +130,18 @@ def test_what_was_held_for_a_revoked_assignment_is_not_counted_after_the_next():
     assert [step for step in run(scenario) if step[0] == "process"] == []
 
 
-def test_a_partition_over_the_bound_during_the_recovery_is_dropped_whole(caplog):
-    """Memory stays bounded, and what is counted runs on from the committed offset with no
-    gap: a partition whose records overflowed keeps none of them, not a prefix and a tail."""
+def test_a_partition_over_the_bound_during_the_recovery_is_read_again_from_its_first_record():
+    """Memory stays bounded, and what is counted runs on with no gap: a partition whose records
+    overflowed keeps none of them, is sought back to its first one when the recovery ends, and
+    what was fetched from beyond the gap meanwhile is dropped, not counted out of order."""
 
     async def scenario():
-        log = []
-        intake = make_intake(log, batch_max=2)  # holds 4
+        log, taken = [], []
+        intake = make_intake(
+            log,
+            batch_max=2,
+            process=lambda batch: taken.extend((r.partition, r.offset) for r in batch),
+        )  # holds 4
 
         async def first():
             return {**fetch("input", 0, [0, 1, 2]), **fetch("input", 1, [0])}
@@ -137,22 +152,62 @@ def test_a_partition_over_the_bound_during_the_recovery_is_dropped_whole(caplog)
         async def third():
             return fetch("input", 0, [5])
 
+        async def in_flight_at_the_seek():
+            return {**fetch("input", 0, [6, 7]), **fetch("input", 1, [1])}
+
+        async def read_again():
+            return fetch("input", 0, [0, 1, 2])
+
         for fetched in (first, second, third):
             await intake.wrap(fetched)()
-        intake.open({0, 1})
+        await intake.open({0, 1})
+        runner = asyncio.create_task(intake.run())
+        for fetched in (in_flight_at_the_seek, read_again):
+            await intake.wrap(fetched)()
+            await asyncio.sleep(0.01)
+        runner.cancel()
+        return log, taken
+
+    log, taken = run(scenario)
+    assert ("seek", {TP("input", 0): 0}) in log
+    assert taken == [(1, 0), (1, 1), (0, 0), (0, 1), (0, 2)]
+
+
+def test_a_failed_seek_back_is_logged_and_the_partition_counted_on(caplog):
+    """The seek fails only when the partition is no longer ours, which a revocation follows;
+    should it fail otherwise, the partition must not stay blocked behind a gap for ever."""
+
+    async def scenario():
+        taken = []
+
+        async def seek(positions):
+            raise KafkaError("no current assignment")
+
+        intake = Intake(
+            {"input"},
+            lambda batch: taken.extend(r.offset for r in batch),
+            lambda: None,
+            lambda: asyncio.sleep(0),
+            lambda positions: asyncio.sleep(0, True),
+            seek,
+            1,  # holds 2
+        )
+        await intake.wrap(lambda: asyncio.sleep(0, fetch("input", 0, [0, 1, 2])))()
+        await intake.open({0})
+        await intake.wrap(lambda: asyncio.sleep(0, fetch("input", 0, [3])))()
         runner = asyncio.create_task(intake.run())
         await asyncio.sleep(0.01)
         runner.cancel()
-        return log
+        return taken
 
-    assert [step for step in run(scenario) if step[0] == "process"] == [("process", 1)]
-    assert "records of partition 0 fetched during the recovery dropped" in caplog.text
+    assert run(scenario) == [3]
+    assert "records skipped: seeking back" in caplog.text
 
 
 def test_the_fetcher_waits_when_twice_a_batch_is_held():
     async def scenario():
         intake = make_intake([], batch_max=2)
-        intake.open({0})
+        await intake.open({0})
 
         async def getmany():
             return fetch("input", 0, [1, 2, 3, 4])
@@ -186,11 +241,12 @@ def test_commits_wait_for_the_interval_and_a_timer_makes_the_late_one():
             lambda: log.append("persist"),
             seal,
             commit,
+            unexpected_seek,
             100,
             commit_interval_s=5.0,
             clock=lambda: now[0],
         )
-        intake.open({0})
+        await intake.open({0})
         runner = asyncio.create_task(intake.run())
         for offset in (1, 2):
             now[0] += 1
