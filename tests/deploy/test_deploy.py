@@ -42,22 +42,48 @@ def test_compose_file_is_valid_against_the_compose_spec_schema():
     assert errors == []
 
 
+def workers(services):
+    return {name: s for name, s in services.items() if s.get("command") == ["worker"]}
+
+
 def test_compose_has_the_production_like_services():
     services = compose()["services"]
     assert set(services) == {
         "kafka",
-        "streamer",
+        "streamer-1",
+        "streamer-2",
         "simulator",
         "prometheus",
         "alertmanager",
         "grafana",
     }
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
-    assert services["streamer"]["deploy"]["replicas"] == 2
-    assert services["streamer"]["environment"]["KAFKA_BOOTSTRAP"] == "kafka:9092"
-    assert services["streamer"]["environment"]["STREAMER_PUBLIC_URL"].startswith("http://localhost")
-    assert (ROOT / services["streamer"]["build"]["dockerfile"]).is_file()
+    assert set(workers(services)) == {"streamer-1", "streamer-2"}
+    for worker in workers(services).values():
+        assert worker["environment"]["KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert worker["image"] == services["simulator"]["image"]
+    assert (ROOT / services["streamer-1"]["build"]["dockerfile"]).is_file()
     assert not any(s.get("image", "").endswith(":latest") for s in services.values())
+
+
+def test_each_compose_worker_has_its_own_member_id_and_an_alert_link_that_reaches_it():
+    """Static membership needs an id per worker that survives its restarts; an alert's link must
+    open the worker that raised it (each shows only its partitions' series)."""
+    found = workers(compose()["services"])
+    ids = [w["environment"]["STREAMER_INSTANCE_ID"] for w in found.values()]
+    assert len(set(ids)) == len(found)
+    for worker in found.values():
+        [mapping] = worker["ports"]
+        host_port, container_port = mapping.split(":")
+        assert worker["environment"]["STREAMER_PUBLIC_URL"] == f"http://localhost:{host_port}"
+        assert container_port == "6066"
+
+
+def test_prometheus_scrapes_every_compose_worker():
+    config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
+    [job] = [j for j in config["scrape_configs"] if j["job_name"] == "streamer"]
+    targets = {t for c in job["static_configs"] for t in c["targets"]}
+    assert targets == {f"{name}:6066" for name in workers(compose()["services"])}
 
 
 def test_kafka_keeps_its_log_on_the_named_volume():
@@ -72,7 +98,8 @@ def test_the_simulator_does_not_inherit_the_worker_healthcheck():
 
 def test_compose_pages_once_the_workers_page_and_prometheus_loads_no_alert_rules():
     services = compose()
-    assert services["services"]["streamer"]["environment"]["STREAMER_ALERTMANAGER_URL"]
+    for worker in workers(services["services"]).values():
+        assert worker["environment"]["STREAMER_ALERTMANAGER_URL"]
     mounted = {
         v.split(":")[1]: ROOT / v.split(":")[0]
         for v in services["services"]["prometheus"]["volumes"]
