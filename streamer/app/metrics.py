@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics_core import Metric
 
 from streamer.app.seams import Consumer
+from streamer.app.selection import Selection, selected
 from streamer.core.board import Board
 from streamer.core.scales import CesPolicy, Scoring
 from streamer.core.scores import KINDS, Estimate, ScoreKind, estimate
@@ -50,11 +51,14 @@ class Readout(NamedTuple):
     estimates: dict[ScoreKind, Estimate | None]
 
 
-def readouts(board: Board, ces: CesPolicy) -> Iterator[Readout]:
-    """Every live series and window with its scores: what /metrics and /scores both show."""
+def readouts(board: Board, ces: CesPolicy, wanted: Selection | None = None) -> Iterator[Readout]:
+    """Every live series and window with its scores, or those ``wanted``: what /metrics and
+    /scores show."""
     labels = [w.label for w in board.timeline.windows]
     for series, totals in board.series():
         for window, tally in zip(labels, totals, strict=True):
+            if wanted and not selected(wanted, series, window):
+                continue
             found = {kind: estimate(kind, tally, ces) for kind in KINDS[series.metric]}
             yield Readout(series, window, tally, found)
 

@@ -11,12 +11,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from streamer.app.metrics import readouts, series_labels
 from streamer.app.readiness import Readiness
+from streamer.app.selection import Selection, selection
 from streamer.core.board import Board
 from streamer.core.scales import CesPolicy
 
 
-def scores_snapshot(board: Board, ces: CesPolicy) -> list[dict[str, Any]]:
-    """Every series and window: n, the counts, and each score with its interval."""
+def scores_snapshot(
+    board: Board, ces: CesPolicy, wanted: Selection | None = None
+) -> list[dict[str, Any]]:
+    """Every series and window, or those ``wanted``: n, the counts, and each score with its
+    interval."""
     return [
         {
             "metric": r.series.metric.value,
@@ -35,7 +39,7 @@ def scores_snapshot(board: Board, ces: CesPolicy) -> list[dict[str, Any]]:
                 for kind, found in r.estimates.items()
             },
         }
-        for r in readouts(board, ces)
+        for r in readouts(board, ces, wanted)
     ]
 
 
@@ -53,7 +57,11 @@ def register_views(
 
     @app.page("/scores")
     async def scores(view: View, request: Request) -> Response:
-        return view.json({"now_ms": board.now_ms, "series": scores_snapshot(board, ces)})
+        try:
+            wanted = selection(request.query.items())
+        except ValueError as error:
+            return view.json({"error": str(error)}, status=400)
+        return view.json({"now_ms": board.now_ms, "series": scores_snapshot(board, ces, wanted)})
 
     @app.page("/healthz")
     async def healthz(view: View, request: Request) -> Response:

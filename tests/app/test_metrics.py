@@ -6,6 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from streamer.app.metrics import ScoreCollector, StateBytesCollector, consumer_lag
+from streamer.app.selection import selection
 from streamer.app.settings import Settings
 from streamer.app.store import ChangelogSeal, StateStore
 from streamer.app.views import scores_snapshot
@@ -50,6 +51,40 @@ def test_the_scores_view_shows_the_same_numbers():
     assert five_minutes["n"] == 5
     assert five_minutes["scores"]["nps"]["value"] == pytest.approx(40.0)
     assert five_minutes["touchpoint"] == "chat" and five_minutes["metric"] == "nps"
+
+
+def test_the_scores_view_selects_series_by_their_labels():
+    """As a PromQL matcher would: each named label must have one of its values; labels not
+    named are free, so a touchpoint brings its breakdowns along."""
+    board = Board(Scoring(), TIMELINE, (("channel",),), now_ms=NOW_MS)
+    counted(
+        board,
+        [
+            answer("a", touchpoint="billing", channel="voice"),
+            answer("b", touchpoint="billing", channel="chat", metric="csat", score=5),
+            answer("c", touchpoint="checkout", channel="web"),
+        ],
+    )
+    ces = Scoring().ces
+
+    def rows(*pairs):
+        return sorted(
+            (r["metric"], r["touchpoint"], r.get("channel", ""), r["window"])
+            for r in scores_snapshot(board, ces, selection(pairs))
+        )
+
+    assert len(rows()) == 6 * 2  # 3 touchpoint series and 3 by channel, 2 windows each
+    assert rows(("metric", "nps"), ("touchpoint", "billing"), ("window", "1h")) == [
+        ("nps", "billing", "", "1h"),
+        ("nps", "billing", "voice", "1h"),
+    ]
+    assert rows(("channel", "web"), ("channel", "chat"), ("window", "5m")) == [
+        ("csat", "billing", "chat", "5m"),
+        ("nps", "checkout", "web", "5m"),
+    ]
+    assert rows(("touchpoint", "nowhere")) == []
+    with pytest.raises(ValueError, match="unknown filter 'respondent_id': select by metric"):
+        selection([("respondent_id", "person-1")])
 
 
 TP = namedtuple("TP", "topic partition")

@@ -5,20 +5,26 @@ import logging
 import re
 import socket
 import time
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from streamer.app.selection import selection
+from streamer.app.settings import Settings
 from streamer.app.sinks.alertmanager import Alertmanager
 from streamer.app.sinks.dispatch import Dispatch
 from streamer.app.sinks.document import alert_document
 from streamer.app.sinks.http import Backoff, HttpSink, SinkMetrics
+from streamer.app.views import scores_snapshot
 from streamer.core.alerting import Alert, AlertState, Status
+from streamer.core.board import Board
 from streamer.core.rules import Drop, Rule, Signal, Threshold, Verdict
-from streamer.core.scales import Metric
+from streamer.core.scales import Metric, Scoring
 from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
+from tests.app.fakes import NOW_MS, answer, counted
 
 FAST = Backoff(base_s=0.01, cap_s=0.05)  # real backoff shape, test-sized durations
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")  # what Alertmanager accepts
@@ -415,3 +421,25 @@ def test_the_alerts_topic_gets_every_transition_keyed_by_touchpoint_but_no_resen
         (b"checkout", {"status": "resolved", **alert_document(resolved, "http://w")}),
     ]
     assert topic.records[1][1]["endsAt"] == "1970-01-01T00:01:00.000Z"
+
+
+def test_an_alerts_link_opens_the_scores_of_its_series_all_windows():
+    board = Board(Scoring(), Settings(windows="5m,1h").timeline(), (("channel",),), now_ms=NOW_MS)
+    counted(
+        board,
+        [
+            answer("a", touchpoint="check out & pay", channel="chat"),
+            answer("b", touchpoint="check out & pay", channel="voice"),
+            answer("c", touchpoint="billing", channel="chat"),
+        ],
+    )
+    series = SeriesKey(Metric.NPS, "check out & pay", (("channel", "chat"),))
+    rule = Rule("NpsLow", ScoreKind.NPS, Threshold("1h", below=0))
+    alert = Alert(rule, series, Status.FIRING, 0, None, Verdict(Signal.BREACH, 1, 100.0))
+    link = urlsplit(alert_document(alert, "http://w:6066")["generatorURL"])
+    assert (link.netloc, link.path) == ("w:6066", "/scores")
+    rows = scores_snapshot(board, Scoring().ces, selection(parse_qsl(link.query)))
+    assert sorted((r["touchpoint"], r["channel"], r["window"]) for r in rows) == [
+        ("check out & pay", "chat", "1h"),
+        ("check out & pay", "chat", "5m"),
+    ]

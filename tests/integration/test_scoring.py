@@ -3,7 +3,10 @@
 import base64
 import json
 import random
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import quote
 
 import pytest
 
@@ -169,6 +172,21 @@ def test_known_stream_is_scored_exactly(bootstrap, topics, new_worker):
         assert row["n"] == value(
             samples, "cx_responses", metric=row["metric"], touchpoint=row["touchpoint"], window="1h"
         )
+    # /scores selects by label, as an alert's link asks it to; an unknown label is refused.
+    touchpoint = rows[0]["touchpoint"]
+    query = f"/scores?touchpoint={quote(touchpoint)}&window=1h"
+    wait_until(  # two reads: a window edge may move between them
+        lambda: (
+            json.loads(worker.get(query))["series"]
+            == [r for r in worker.scores() if r["touchpoint"] == touchpoint and r["window"] == "1h"]
+        ),
+        10,
+        "the selected series to be those of the whole view",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{worker.base}/scores?respondent_id=person-1", timeout=5)
+    assert refused.value.code == 400
+    assert "unknown filter 'respondent_id'" in json.loads(refused.value.read())["error"]
     # Personal data never reaches /metrics, /scores or the worker's log.
     assert "person-" not in worker.get("/metrics").decode()
     assert "person-" not in worker.get("/scores").decode()

@@ -4,7 +4,9 @@ sends (the webhook and the alerts topic with the transition's ``status``)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
+from streamer.app.selection import selecting
 from streamer.core.alerting import Alert, Status
 from streamer.core.rules import Drop, Threshold
 from streamer.core.scores import ScoreKind
@@ -81,7 +83,7 @@ def alert_document(alert: Alert, public_url: str) -> dict[str, Any]:
         "labels": labels,
         "annotations": annotations,
         "startsAt": format_timestamp_ms(alert.starts_at_ms),
-        "generatorURL": f"{public_url}/scores",
+        "generatorURL": f"{public_url}/scores?{urlencode(selecting(series))}",
     }
     if alert.status is Status.RESOLVED and alert.ends_at_ms is not None:
         document["endsAt"] = format_timestamp_ms(alert.ends_at_ms)
