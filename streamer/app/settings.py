@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     alert_resend_s: float = Field(60.0, ge=1, le=3_600)
     alert_queue_max: int = Field(10_000, ge=1, description="alerts waiting per receiver, at most")
     public_url: str | None = Field(None, description="how people reach this worker (alert links)")
+    dashboard_url: str | None = Field(
+        None, description="Grafana's base URL: alerts link to the dashboard of their series"
+    )
     partitions: int = Field(8, ge=1, le=10_000, description="partitions of topics it creates")
     replication_factor: int = Field(
         1, ge=1, le=32, description="replicas of topics it creates (3 in production)"
@@ -129,7 +132,7 @@ class Settings(BaseSettings):
             raise ValueError(f"expected a Kafka topic name (letters, digits, . _ -), got {value!r}")
         return value
 
-    @field_validator("alertmanager_url", "alert_webhook_url", "public_url")
+    @field_validator("alertmanager_url", "alert_webhook_url", "public_url", "dashboard_url")
     @classmethod
     def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         # Only the Alertmanager URL takes a list (an HA pair gets every alert, as from Prometheus).

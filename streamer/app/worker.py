@@ -174,6 +174,7 @@ def _dispatch(settings: Settings, app: faust.App, metrics: SinkMetrics) -> Dispa
         HttpSink("webhook", settings.alert_webhook_url, metrics, capacity=capacity)
         if settings.alert_webhook_url
         else None,
+        settings.dashboard_url,
     )
 
 

@@ -53,6 +53,7 @@ def test_settings_come_from_the_environment(monkeypatch):
         ("STREAMER_WEB_CONFIG_FILE", "/nonexistent/web.yml", "cannot read /nonexistent/web.yml"),
         ("KAFKA_SECURITY_PROTOCOL", "TLS", "'PLAINTEXT', 'SSL', 'SASL_PLAINTEXT' or 'SASL_SSL'"),
         ("STREAMER_ALERTMANAGER_URL", "http://am-a:9093,am-b:9093", "expected an http"),
+        ("STREAMER_DASHBOARD_URL", "grafana:3000", "expected an http:// or https:// URL"),
     ],
 )
 def test_a_bad_setting_is_refused_under_its_variable(monkeypatch, name, value, message):

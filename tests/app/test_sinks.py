@@ -5,6 +5,7 @@ import logging
 import re
 import socket
 import time
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -443,3 +444,27 @@ def test_an_alerts_link_opens_the_scores_of_its_series_all_windows():
         ("check out & pay", "chat", "1h"),
         ("check out & pay", "chat", "5m"),
     ]
+
+
+def test_an_alerts_dashboard_link_opens_the_shipped_dashboard_on_its_series():
+    """The link names the dashboard by its uid and sets variables it has: a renamed variable or
+    uid would leave on-call staff on an unfiltered or missing dashboard."""
+    shipped = json.loads(
+        (Path(__file__).parents[2] / "deploy/grafana/dashboards/streamer.json").read_text()
+    )
+    variables = {v["name"] for v in shipped["templating"]["list"]}
+    series = SeriesKey(Metric.CSAT, "check out & pay", (("channel", "chat"), ("queue", "q1")))
+    rule = Rule("CsatLow", ScoreKind.CSAT, Threshold("24h", below=0.8))
+    alert = Alert(rule, series, Status.FIRING, 0, None, Verdict(Signal.BREACH, 200, 0.71))
+
+    document = alert_document(alert, "http://w:6066", "https://grafana.example.com/")
+    link = urlsplit(document["annotations"]["dashboard"])
+    assert (link.netloc, link.path) == ("grafana.example.com", f"/d/{shipped['uid']}")
+    query = parse_qsl(link.query)
+    assert query == [
+        ("var-touchpoint", "check out & pay"),
+        ("var-window", "24h"),
+        ("var-channel", "chat"),
+    ]
+    assert {name.removeprefix("var-") for name, _ in query} <= variables
+    assert "dashboard" not in alert_document(alert, "http://w:6066")["annotations"]

@@ -36,6 +36,7 @@ def everything_on() -> dict:
     values["web"] = {"config": WEB_CONFIG, "tls": True}
     values["serviceMonitor"]["basicAuthSecret"] = "streamer-scrape"
     values["publicUrl"] = "https://streamer.example.com"
+    values["dashboardUrl"] = "https://grafana.example.com"
     values["extraEnv"] = [{"name": "STREAMER_MAX_SERIES", "value": "20000"}]
     values["rules"] = "rules: []\n"
     values["image"]["tag"] = "1.2.3"
@@ -237,6 +238,7 @@ def test_web_auth_is_a_secret_the_workers_read_and_the_service_monitor_answers()
         "key": "password",
     }
     assert env["STREAMER_PUBLIC_URL"]["value"] == "https://streamer.example.com"
+    assert env["STREAMER_DASHBOARD_URL"]["value"] == "https://grafana.example.com"
     assert env["STREAMER_MAX_SERIES"]["value"] == "20000"
     endpoint = next(d for d in rendered if d["kind"] == "ServiceMonitor")["spec"]["endpoints"][0]
     assert endpoint["scheme"] == "https"

@@ -34,8 +34,10 @@ class Dispatch:
         topic: Topic | None,
         alertmanagers: list[Alertmanager],
         webhook: HttpSink | None,
+        dashboard_url: str | None = None,
     ) -> None:
         self._url = public_url
+        self._dashboard_url = dashboard_url
         self.alertmanagers = alertmanagers
         self._webhook = webhook
         topics = [AlertTopic(topic)] if topic is not None else []
@@ -49,7 +51,7 @@ class Dispatch:
 
     def send(self, alerts: list[Alert]) -> None:
         for alert in alerts:
-            document = alert_document(alert, self._url)
+            document = alert_document(alert, self._url, self._dashboard_url)
             log.info(
                 "alert %s: %s",
                 alert.status.value,
@@ -62,6 +64,6 @@ class Dispatch:
         """Re-send what is firing; a queued state of the same alert is replaced, not repeated."""
         for rule, key, st in firing:
             alert = Alert(rule, key, Status.FIRING, st.since_ms or 0, None, st.verdict)
-            document = alert_document(alert, self._url)
+            document = alert_document(alert, self._url, self._dashboard_url)
             for alertmanager in self.alertmanagers:
                 alertmanager.send(alert, document)

@@ -10,7 +10,9 @@ from streamer.app.selection import selecting
 from streamer.core.alerting import Alert, Status
 from streamer.core.rules import Drop, Threshold
 from streamer.core.scores import ScoreKind
+from streamer.core.series import SeriesKey
 from streamer.core.timestamps import format_timestamp_ms
+from streamer.export.dashboard import UID as DASHBOARD_UID
 
 _FORMAT = {
     ScoreKind.NPS: "{:.1f}",
@@ -26,8 +28,12 @@ _NAMES = {
 }
 
 
-def alert_document(alert: Alert, public_url: str) -> dict[str, Any]:
-    """An Alertmanager v2 alert (labels, annotations, startsAt, endsAt, generatorURL)."""
+def alert_document(
+    alert: Alert, public_url: str, dashboard_url: str | None = None
+) -> dict[str, Any]:
+    """An Alertmanager v2 alert (labels, annotations, startsAt, endsAt, generatorURL): links to
+    its series' scores on the worker and, given Grafana's ``dashboard_url``, to the dashboard
+    showing that series over time (every worker's, through Prometheus)."""
     rule, series, verdict = alert.rule, alert.series, alert.verdict
     fmt = _FORMAT[rule.score].format
     condition = rule.condition
@@ -69,6 +75,8 @@ def alert_document(alert: Alert, public_url: str) -> dict[str, Any]:
             for index, text in enumerate(alert.why):
                 annotations[f"why_{index + 1}" if index else "why"] = text
         annotations["summary"] = summary
+    if dashboard_url:
+        annotations["dashboard"] = dashboard_link(dashboard_url, series, condition.window)
     annotations |= dict(rule.annotations)
     labels = {
         "alertname": rule.name,
@@ -88,6 +96,14 @@ def alert_document(alert: Alert, public_url: str) -> dict[str, Any]:
     if alert.status is Status.RESOLVED and alert.ends_at_ms is not None:
         document["endsAt"] = format_timestamp_ms(alert.ends_at_ms)
     return document
+
+
+def dashboard_link(dashboard_url: str, series: SeriesKey, window: str) -> str:
+    """The streamer dashboard on the alert's touchpoint, window and channel (the dashboard's
+    variables; other dimensions are not among them)."""
+    query = [("var-touchpoint", series.touchpoint), ("var-window", window)]
+    query += [("var-channel", value) for name, value in series.dimensions if name == "channel"]
+    return f"{dashboard_url.rstrip('/')}/d/{DASHBOARD_UID}?{urlencode(query)}"
 
 
 def transition(alert: Alert, document: dict[str, Any]) -> dict[str, Any]:
