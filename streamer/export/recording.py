@@ -44,7 +44,9 @@ def _aggregates(by: tuple[str, ...], breakdown: str | None) -> list[dict[str, st
         return f"{group} ({series(name, breakdown=breakdown)})"
 
     def n(metric: str) -> str:
-        return f"{group} ({responses(metric, breakdown=breakdown)})"
+        # `> 0` drops a window without answers: no score sample there, as the workers export
+        # none, instead of the NaN of 0 / 0.
+        return f"({group} ({responses(metric, breakdown=breakdown)}) > 0)"
 
     return [
         {
