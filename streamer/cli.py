@@ -57,6 +57,18 @@ def _rules_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    import json
+
+    from streamer.app.settings import Settings
+    from streamer.export.dashboard import dashboard
+
+    settings = Settings()
+    windows = [window.label for window in settings.timeline().windows]
+    print(json.dumps(dashboard(settings.scoring().ces, windows), indent=2))
+    return 0
+
+
 def _backtest(args: argparse.Namespace) -> int:
     from streamer import backtest
     from streamer.app.config import resolve
@@ -190,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--prometheus", action="store_true", required=True, help="the only format")
     export.add_argument("--windows", help="configured windows (default: STREAMER_WINDOWS)")
     export.set_defaults(handler=_rules_export)
+
+    board = commands.add_parser(
+        "dashboard",
+        help="the Grafana dashboard for STREAMER_CES_SCALE and STREAMER_WINDOWS, on stdout",
+    )
+    board.set_defaults(handler=_dashboard)
 
     back = commands.add_parser(
         "backtest", help="replay a JSONL or CSV file of answers through the rules, offline"

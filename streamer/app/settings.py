@@ -28,7 +28,7 @@ from streamer.core.durations import parse_duration_ms
 from streamer.core.events import Limits
 from streamer.core.scales import CesPolicy, CsatPolicy, Scoring
 from streamer.core.series import Breakdown, parse_breakdowns
-from streamer.core.timeline import Timeline
+from streamer.core.timeline import DEFAULT_WINDOWS, Timeline
 from streamer.kafka.settings import KafkaSettings
 from streamer.kafka.topics import is_topic_name
 
@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     # bucket and grace come before windows: the windows' check needs them (validation order)
     bucket: str = "1m"
     grace: str = "10m"
-    windows: str = "5m,1h,24h,7d,30d,90d"
+    windows: str = DEFAULT_WINDOWS
     dedupe_horizon: str = Field("24h", description="how long a retried event id is recognised")
     commit_interval: str = Field("5s", description="how often state is persisted and committed")
     dimensions: str = ""

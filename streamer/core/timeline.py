@@ -24,6 +24,8 @@ from streamer.core.durations import format_duration_ms, parse_duration_ms
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
+DEFAULT_WINDOWS = "5m,1h,24h,7d,30d,90d"
+"""CSAT read over minutes to a day, NPS over a month and a quarter."""
 
 
 def bucket_start_ms(ts_ms: int, bucket_ms: int) -> int:

@@ -7,15 +7,16 @@ their 95% interval drawn as a band (Grafana fills from the upper series down to 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from streamer.core.scales import CesPolicy
+from streamer.core.timeline import DEFAULT_WINDOWS
 from streamer.export import names
 from streamer.export.grafana import DATASOURCE, Layout, field_defaults, steps, target, timeseries
 from streamer.export.recording import record, series
 
 UID = "streamer-cx"
-WINDOWS = ("5m", "1h", "24h", "7d")
 _PER_TOUCHPOINT = (f'{names.TOUCHPOINT}=~"$touchpoint"', f'{names.WINDOW}="$window"')
 
 
@@ -72,7 +73,7 @@ def _band(name: str, scale: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def _variables() -> list[dict[str, Any]]:
+def _variables(windows: Sequence[str]) -> list[dict[str, Any]]:
     def label_values(name: str, query: str, all_value: str) -> dict[str, Any]:
         return {
             "name": name,
@@ -86,6 +87,7 @@ def _variables() -> list[dict[str, Any]]:
             "refresh": 2,
         }
 
+    shown = "1h" if "1h" in windows else windows[0]
     return [
         {
             "name": "datasource",
@@ -97,16 +99,20 @@ def _variables() -> list[dict[str, Any]]:
         {
             "name": "window",
             "type": "custom",
-            "query": ",".join(WINDOWS),
-            "current": {"text": "1h", "value": "1h"},
-            "options": [{"text": w, "value": w, "selected": w == "1h"} for w in WINDOWS],
+            "query": ",".join(windows),
+            "current": {"text": shown, "value": shown},
+            "options": [{"text": w, "value": w, "selected": w == shown} for w in windows],
         },
         label_values("touchpoint", f"label_values({names.RESPONSES}, {names.TOUCHPOINT})", ".*"),
         label_values("channel", f'label_values({names.RESPONSES}{{channel!=""}}, channel)', ".+"),
     ]
 
 
-def dashboard(ces: CesPolicy | None = None) -> dict[str, Any]:
+def dashboard(
+    ces: CesPolicy | None = None, windows: Sequence[str] = tuple(DEFAULT_WINDOWS.split(","))
+) -> dict[str, Any]:
+    """The dashboard for a deployment's CES scale and windows (``streamer dashboard``); the
+    shipped one is for the defaults."""
     scales = _scales(ces or CesPolicy())
     layout = Layout()
     for name in names.SCORES.values():
@@ -233,7 +239,7 @@ def dashboard(ces: CesPolicy | None = None) -> dict[str, Any]:
         "time": {"from": "now-6h", "to": "now"},
         "refresh": "30s",
         "tags": ["cx", "streamer"],
-        "templating": {"list": _variables()},
+        "templating": {"list": _variables(windows)},
         "annotations": {
             "list": [
                 {
