@@ -57,7 +57,8 @@ class Recovery:
             # Nothing was counted or committed: stopping here loses nothing, and a worker that
             # ran on would misread or overwrite the state.
             os._exit(EXIT_UNREADABLE_STATE)
-        self._watch.restore(self._alert_store.load(mine))
+        # With no partition there is no series to watch: any share will do.
+        self._watch.restore(self._alert_store.load(mine), max(1, len(mine)) / self._partitions)
         self._readiness.recovered = True
         await self._intake.open(mine)
         log.info(

@@ -60,6 +60,9 @@ class AlertState:
     """When the current episode began: the first breach (pending) or the firing time."""
     evaluated_ms: int | None = None
     verdict: Verdict | None = None
+    why: tuple[str, ...] = ()
+    """What the page said caused it (a drop's breakdown), for re-sending it: a receiver keeps
+    the annotations of the last copy it got."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,7 @@ def step(
         status = Status.FIRING
     if status is Status.FIRING:
         if state.status is Status.FIRING:
-            return AlertState(Status.FIRING, state.since_ms, now_ms, verdict), None
+            return AlertState(Status.FIRING, state.since_ms, now_ms, verdict, state.why), None
         fired = Alert(rule, series, Status.FIRING, now_ms, None, verdict)
         return AlertState(Status.FIRING, now_ms, now_ms, verdict), fired
     if status is Status.RESOLVED and state.status is Status.FIRING:
@@ -111,11 +114,19 @@ def is_kept(state: AlertState) -> bool:
 def encode_state(state: AlertState) -> dict[str, object]:
     """What is persisted of a state, versioned: the verdict is recomputed at the next
     evaluation."""
-    return {"v": 1, "status": state.status.value, "since_ms": state.since_ms}
+    encoded: dict[str, object] = {"v": 1, "status": state.status.value, "since_ms": state.since_ms}
+    if state.why:
+        encoded["why"] = list(state.why)
+    return encoded
 
 
 def decode_state(data: dict[str, object]) -> AlertState:
     if data.get("v") != 1:
         raise ValueError(f"alert state version {data.get('v')!r}, expected 1")
     since = data["since_ms"]
-    return AlertState(Status(str(data["status"])), since if isinstance(since, int) else None)
+    why = data.get("why")
+    return AlertState(
+        Status(str(data["status"])),
+        since if isinstance(since, int) else None,
+        why=tuple(str(line) for line in why) if isinstance(why, list) else (),
+    )

@@ -55,7 +55,7 @@ class Drops:
         key: SeriesKey,
         history: History,
         totals: Mapping[str, Tally],
-        watched: int,
+        watched: float,
         now_ms: int,
     ) -> Verdict:
         """Read the buckets settled since the last call, then judge: BREACH while the detector
@@ -160,7 +160,7 @@ class _References:
         condition: Drop,
         history: History,
         totals: Mapping[str, Tally],
-        watched: int,
+        watched: float,
     ) -> None:
         self._drops, self._rule, self._condition = drops, rule, condition
         self._history, self._totals, self._watched = history, totals, watched

@@ -37,7 +37,7 @@ class Monitor:
         keys = board.touched | {key for key, _ in self.watch.pending()}
         board.touched = set()
         series = [(key, history) for key in keys if (history := board.history(key)) is not None]
-        return self.watch.evaluate(series, now_ms, complete=False)
+        return self.watch.evaluate(series, now_ms, complete=False, every=board.histories)
 
     def next_change_ms(self, now_ms: int) -> int:
         """The earliest moment after ``now_ms`` at which a verdict can change without new

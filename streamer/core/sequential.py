@@ -155,7 +155,7 @@ def _normal(tally: CesTally, drop: float, ces: CesPolicy) -> Reference | None:
     return Reference(scaled, -scaled * (mean + drop / 2.0))
 
 
-def limit(answers_per_ms: float, series: int, false_alarms_per_ms: float) -> float:
+def limit(answers_per_ms: float, series: float, false_alarms_per_ms: float) -> float:
     """The CUSUM limit that allows ``false_alarms_per_ms`` for a rule over ``series`` series of
     ``answers_per_ms`` each: ``ln`` of the answers a series sees per false alarm it is allowed."""
     answers_per_alarm = answers_per_ms * max(1, series) / false_alarms_per_ms

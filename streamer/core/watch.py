@@ -5,7 +5,9 @@ the state machine (``alerting.py``). Threshold verdicts come from the window sum
 from a CUSUM per (rule, series) that reads each event-time bucket once it has settled
 (``drops.py``). A rule's false-alarm budget is divided by the number of series it watches
 at that moment (budget division, a Bonferroni bound for sequential tests), so a rule over 2,000
-agents pages no more often by chance than one over 2 touchpoints.
+agents pages no more often by chance than one over 2 touchpoints. A worker holding part of the
+input's partitions watches its share of the budget: its series count divided by its ``share``,
+so that the workers' pages add up to the rule's budget, not to a budget per worker.
 
 A series that has vanished (all its buckets expired) gets a NO_DATA verdict, so a firing alert
 on it resolves instead of lingering. ``changed`` states are what the shell persists, so alert
@@ -15,7 +17,7 @@ state survives a restart: no duplicate page, no lost resolve.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -48,12 +50,19 @@ class Watch:
         self.states: dict[StateKey, AlertState] = {}
         self.drops = Drops(timeline, ces)
         self.watched: Counter[str] = Counter()
+        self.share = 1.0
+        """This worker's share of the input partitions (``restore``)."""
 
     def evaluate(
-        self, series: Iterable[tuple[SeriesKey, History]], now_ms: int, complete: bool = True
+        self,
+        series: Iterable[tuple[SeriesKey, History]],
+        now_ms: int,
+        complete: bool = True,
+        every: Callable[[], Iterable[tuple[SeriesKey, History]]] | None = None,
     ) -> Evaluated:
         """Evaluate the rules on ``series``: every live series when ``complete`` (those missing
-        have vanished), or only some (``monitor.py`` knows which can have changed)."""
+        have vanished), or only some (``monitor.py`` knows which can have changed), with
+        ``every`` series at hand for explaining a drop that fires."""
         alerts: list[Alert] = []
         changed: dict[StateKey, AlertState] = {}
         everything = list(series)
@@ -73,14 +82,20 @@ class Watch:
             if isinstance(rule.condition, Threshold):
                 verdict = evaluate_threshold(rule, totals, self._ces)
             else:
-                verdict = self.drops.verdict(rule, key, history, totals, watched[rule.name], now_ms)
+                verdict = self.drops.verdict(
+                    rule, key, history, totals, watched[rule.name] / self.share, now_ms
+                )
             alert = self._step(rule, key, verdict, now_ms, changed)
             if (
                 alert is not None
                 and alert.status is Status.FIRING
                 and verdict.statistic is not None
             ):
-                alert = replace(alert, why=self.drops.why(rule, key, everything, now_ms))
+                breakdowns = everything if complete or every is None else every()
+                alert = replace(alert, why=self.drops.why(rule, key, breakdowns, now_ms))
+                # Kept with the state: a re-send carries it, and so does a restart.
+                fired = replace(self.states[(rule.name, key)], why=alert.why)
+                self.states[(rule.name, key)] = changed[(rule.name, key)] = fired
             if alert is not None:
                 alerts.append(alert)
         if not complete:
@@ -111,10 +126,12 @@ class Watch:
             if state.status is Status.FIRING
         ]
 
-    def restore(self, states: Iterable[tuple[StateKey, AlertState]]) -> None:
-        """Replace the states with persisted ones; those of unknown rules are dropped."""
+    def restore(self, states: Iterable[tuple[StateKey, AlertState]], share: float = 1.0) -> None:
+        """Replace the states with persisted ones (those of unknown rules are dropped), for a
+        worker holding ``share`` of the input's partitions."""
         self.states = {key: state for key, state in states if key[0] in self._by_name}
         self.drops.detectors.clear()
+        self.share = share
 
     def _step(
         self,

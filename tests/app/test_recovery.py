@@ -25,7 +25,7 @@ async def nothing(*_):
     return True
 
 
-def recovery(table, assigned, processed, probed=None):
+def recovery(table, assigned, processed, probed=None, watch=None):
     """``probed`` gets the Board's touchpoints at each broker probe, which finds the broker up."""
     board = Board(Scoring(), TIMELINE, now_ms=NOW_MS)
     seal = ChangelogSeal(nothing)
@@ -39,7 +39,7 @@ def recovery(table, assigned, processed, probed=None):
 
     part = Recovery(
         board,
-        Watch((), TIMELINE, Scoring().ces),
+        watch or Watch((), TIMELINE, Scoring().ces),
         (StateStore(table, seal, PARTITIONS), AlertStore(Table(), seal)),
         intake,
         readiness,
@@ -101,6 +101,13 @@ def test_ready_once_restored_and_the_broker_answered_not_at_the_probe_timers_nex
     asyncio.run(part.recovered())
     assert readiness.ready()
     assert probed == [{"chat": 1, "call": 1}], "one probe, after the restore"
+
+
+def test_a_worker_with_half_the_partitions_watches_half_the_false_alarm_budget():
+    watch = Watch((), TIMELINE, Scoring().ces)
+    part, _, _, _ = recovery(persisted(), {1, 2}, [], watch=watch)
+    asyncio.run(part.recovered())
+    assert watch.share == 2 / PARTITIONS
 
 
 def test_a_state_of_another_layout_stops_the_worker_before_it_counts(monkeypatch):

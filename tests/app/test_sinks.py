@@ -5,6 +5,7 @@ import logging
 import re
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -356,7 +357,7 @@ def test_an_alertmanager_document_says_what_where_how_much_and_how_sure():
     series = SeriesKey(Metric.NPS, "checkout")
     why = ("channel=chat: rate -30.2, mix -4.1 (n 600->40)",)
     document = alert_document(
-        Alert(rule, series, Status.RESOLVED, 0, 60_000, verdict, why), "http://w:6066"
+        Alert(rule, series, Status.FIRING, 0, None, verdict, why), "http://w:6066"
     )
     assert document["labels"] == {
         "alertname": "NpsDrop",
@@ -375,9 +376,45 @@ def test_an_alertmanager_document_says_what_where_how_much_and_how_sure():
     assert annotations["since_value"] == "-20.0 (n=61)"
     assert annotations["why"] == why[0]
     assert annotations["baseline_n"] == "1200" and annotations["runbook_url"] == "https://rb"
-    assert (document["startsAt"], document["endsAt"]) == (
-        "1970-01-01T00:00:00.000Z",
-        "1970-01-01T00:01:00.000Z",
+    assert document["startsAt"] == "1970-01-01T00:00:00.000Z" and "endsAt" not in document
+    recovered = replace(verdict, signal=Signal.CLEAR, value=35.0)
+    resolved = alert_document(
+        Alert(rule, series, Status.RESOLVED, 0, 60_000, recovered, why), "http://w:6066"
+    )
+    assert resolved["annotations"]["summary"] == (
+        "NPS 1h for checkout recovered: 35.0 (n=84) against 38.5 over the rest of 7d"
+    )
+    assert resolved["endsAt"] == "1970-01-01T00:01:00.000Z"
+
+
+def test_every_summary_is_true_of_the_alert_it_goes_with():
+    """A receiver shows the last copy it got: a re-send in the hysteresis band, a resolve and
+    a quiet window must not repeat the line of the first page."""
+    low = Rule("NpsLow", ScoreKind.NPS, Threshold("24h", below=20, clear=25))
+    series = SeriesKey(Metric.NPS, "checkout")
+
+    def said(rule, status, verdict):
+        alert = Alert(rule, series, status, 0, None if status is Status.FIRING else 1, verdict)
+        return alert_document(alert, "http://w")["annotations"]["summary"]
+
+    assert said(low, Status.FIRING, Verdict(Signal.BREACH, 1000, 18.0)) == (
+        "NPS 24h for checkout is 18.0 (n=1000), below 20.0"
+    )
+    assert said(low, Status.FIRING, Verdict(Signal.HOLD, 1000, 22.0)) == (
+        "NPS 24h for checkout is 22.0 (n=1000), paged below 20.0, clears at 25.0 or more"
+    )
+    assert said(low, Status.RESOLVED, Verdict(Signal.CLEAR, 1000, 26.0)) == (
+        "NPS 24h for checkout is back to 26.0 (n=1000): cleared at 25.0 or more"
+    )
+    assert said(low, Status.RESOLVED, Verdict(Signal.NO_DATA, 0)) == (
+        "NPS 24h for checkout resolved: no answers left in the window"
+    )
+    assert said(low, Status.FIRING, None) == "NPS 24h for checkout is firing"
+    # On the older 1-5 CES scale more effort is a higher mean: a drop in ease is a rise.
+    effort = Rule("CesDrop", ScoreKind.CES_MEAN, Drop("1h", "7d", 0.5))
+    rise = Verdict(Signal.BREACH, 80, 3.4, baseline=2.1, baseline_n=900)
+    assert said(effort, Status.FIRING, rise) == (
+        "CES 1h for checkout rose to 3.40 (n=80) from 2.10 over the rest of 7d"
     )
 
 
@@ -468,3 +505,22 @@ def test_an_alerts_dashboard_link_opens_the_shipped_dashboard_on_its_series():
     ]
     assert {name.removeprefix("var-") for name, _ in query} <= variables
     assert "dashboard" not in alert_document(alert, "http://w:6066")["annotations"]
+
+
+def test_a_resent_page_still_says_why():
+    """Alertmanager keeps the annotations of the last copy: a re-send without the cause would
+    wipe it from the notification."""
+    sent = []
+
+    class Recorder:
+        def send(self, alert, document):
+            sent.append(document)
+
+    rule = Rule("NpsDrop", ScoreKind.NPS, Drop("1h", "7d", 20))
+    why = ("channel=chat: rate -30.2, mix -4.1 (n 600->40)",)
+    state = AlertState(Status.FIRING, 0, 0, Verdict(Signal.BREACH, 84, -12.0), why)
+    Dispatch("http://w", None, [Recorder()], None).resend(
+        [(rule, SeriesKey(Metric.NPS, "checkout"), state)]
+    )
+    [document] = sent
+    assert document["annotations"]["why"] == why[0]

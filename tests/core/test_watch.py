@@ -1,5 +1,5 @@
 from streamer.core.alerting import AlertState, Status, decode_state, encode_state
-from streamer.core.rules import Rule, Selector, Signal, Threshold
+from streamer.core.rules import Rule, Selector, Signal, Threshold, Verdict
 from streamer.core.scales import CesPolicy, Metric
 from streamer.core.scores import ScoreKind
 from streamer.core.series import SeriesKey
@@ -109,16 +109,8 @@ def test_a_drop_pages_with_the_channel_that_caused_it():
 
     timeline = Timeline.parse("1m", "1h,1d")
     rule = Rule("drop", ScoreKind.NPS, Drop("1h", "1d", 20, 86_400_000 * 91), min_responses=30)
-    answers = []
-    # 23 h of a steady NPS +33 on both channels, then an hour in which chat collapses (-33).
-    for minute in range(24 * 60):
-        channel = "chat" if minute % 2 else "voice"
-        collapsed = minute >= 23 * 60 and channel == "chat"
-        for k in range(6):
-            score = (0, 3, 5)[k % 3] if collapsed else (10, 9, 7)[k % 3] if minute % 5 else 2
-            answers.append(_nps(len(answers), minute * 60_000 + k, score, channel))
     now = 24 * 60 * 60_000
-    board = _board_with(answers, timeline, ["channel"])
+    board = _board_with(_collapsing_chat(), timeline, ["channel"])
     board.advance(now)
     w = Watch([rule], timeline, CesPolicy())
     result = w.evaluate(board.histories(), now)
@@ -126,6 +118,68 @@ def test_a_drop_pages_with_the_channel_that_caused_it():
     assert alert.series == CHECKOUT and alert.status is Status.FIRING
     assert alert.verdict.signal is Signal.BREACH  # the limit was reached on the way
     assert alert.why and alert.why[0].startswith("channel=chat: rate -")
+    # The cause stays with the state: re-sent pages and a restart carry it.
+    state_key = (rule.name, CHECKOUT)
+    assert w.states[state_key].why == result.changed[state_key].why == alert.why
+    assert decode_state(encode_state(w.states[state_key])).why == alert.why
+
+
+def _collapsing_chat():
+    """23 h of a steady NPS +33 on chat and voice, then an hour in which chat collapses (-33)."""
+    answers = []
+    for minute in range(24 * 60):
+        channel = "chat" if minute % 2 else "voice"
+        collapsed = minute >= 23 * 60 and channel == "chat"
+        for k in range(6):
+            score = (0, 3, 5)[k % 3] if collapsed else (10, 9, 7)[k % 3] if minute % 5 else 2
+            answers.append(_nps(len(answers), minute * 60_000 + k, score, channel))
+    return answers
+
+
+def test_a_drop_whose_for_runs_out_between_epochs_still_says_why():
+    """Between bucket boundaries only the series with news are evaluated; the breakdowns that
+    explain the drop are read from every series all the same."""
+    from streamer.core.rules import Drop
+
+    timeline = Timeline.parse("1m", "1h,1d")
+    drop = Drop("1h", "1d", 20, 86_400_000 * 91)
+    rule = Rule("drop", ScoreKind.NPS, drop, min_responses=30, for_ms=30_000)
+    now = 24 * 60 * 60_000
+    board = _board_with(_collapsing_chat(), timeline, ["channel"])
+    board.advance(now)
+    w = Watch([rule], timeline, CesPolicy())
+    assert w.evaluate(board.histories(), now).alerts == []  # pending for 30 s
+    later = now + 30_000
+    board.advance(later)
+    only_it = [(CHECKOUT, board.history(CHECKOUT))]
+    [alert] = w.evaluate(only_it, later, complete=False, every=board.histories).alerts
+    assert alert.status is Status.FIRING
+    assert alert.why and alert.why[0].startswith("channel=chat: rate -")
+
+
+def test_workers_sharing_the_partitions_share_one_false_alarm_budget():
+    """Two workers with half the partitions and half the series each must page no more often
+    by chance than one worker with everything: each divides the budget as if it watched every
+    series, so their pages add up to one budget, not one per worker."""
+    from streamer.core.rules import Drop
+
+    timeline = Timeline.parse("1m", "1h,1d")
+    rule = Rule("drop", ScoreKind.NPS, Drop("1h", "1d", 20, 86_400_000 * 91), min_responses=30)
+    steady = Fixed((NpsTally(promoters=50),) * 2)
+    series = [(SeriesKey(Metric.NPS, f"tp-{i}"), steady) for i in range(4)]
+
+    def divisors(watched, share):
+        w = Watch([rule], timeline, CesPolicy())
+        w.restore([], share)
+        seen = []
+        w.drops.verdict = lambda rule, key, history, totals, divisor, now: (
+            seen.append(divisor) or Verdict(Signal.CLEAR, 50)
+        )
+        w.evaluate(watched, 0)
+        return seen
+
+    assert divisors(series, 1.0) == [4, 4, 4, 4]
+    assert divisors(series[:2], 0.5) == divisors(series[2:], 0.5) == [4, 4]
 
 
 def test_a_calendar_baseline_compares_with_the_same_local_hour_of_past_weeks():

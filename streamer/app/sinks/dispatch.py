@@ -63,7 +63,7 @@ class Dispatch:
     def resend(self, firing: list[tuple[Rule, SeriesKey, AlertState]]) -> None:
         """Re-send what is firing; a queued state of the same alert is replaced, not repeated."""
         for rule, key, st in firing:
-            alert = Alert(rule, key, Status.FIRING, st.since_ms or 0, None, st.verdict)
+            alert = Alert(rule, key, Status.FIRING, st.since_ms or 0, None, st.verdict, st.why)
             document = alert_document(alert, self._url, self._dashboard_url)
             for alertmanager in self.alertmanagers:
                 alertmanager.send(alert, document)

@@ -39,42 +39,21 @@ def alert_document(
     condition = rule.condition
     where = series.touchpoint + "".join(f" {name}={value}" for name, value in series.dimensions)
     name = f"{_NAMES[rule.score]} {condition.window}"
-    annotations: dict[str, str] = {}
+    annotations: dict[str, str] = {"summary": summary(alert, name, where)}
     if verdict is not None and verdict.value is not None:
         annotations |= {"value": fmt(verdict.value), "n": str(verdict.n)}
         if verdict.low is not None and verdict.high is not None:
             annotations["interval_95"] = f"{fmt(verdict.low)} .. {fmt(verdict.high)}"
-        if isinstance(condition, Threshold):
-            line = condition.below if condition.below is not None else condition.above
-            side = "below" if condition.below is not None else "above"
-            summary = (
-                f"{name} for {where} is {fmt(verdict.value)} (n={verdict.n}), {side} {fmt(line)}"
-            )
-        else:
-            assert isinstance(condition, Drop)
-            if verdict.baseline is not None:
-                annotations |= {
-                    "baseline": fmt(verdict.baseline),
-                    "baseline_n": str(verdict.baseline_n),
-                }
-            if verdict.statistic is not None and verdict.limit is not None:
-                annotations["evidence"] = f"{verdict.statistic:.1f} of {verdict.limit:.1f}"
-            if verdict.since_ms is not None and verdict.run_value is not None:
-                annotations["since"] = format_timestamp_ms(verdict.since_ms)
-                annotations["since_value"] = f"{fmt(verdict.run_value)} (n={verdict.run_n})"
-            baseline = fmt(verdict.baseline) if verdict.baseline is not None else "?"
-            against = (
-                f"the rest of {condition.baseline}"
-                if isinstance(condition.baseline, str)
-                else f"the same hour of the last {condition.baseline.weeks} weeks"
-            )
-            summary = (
-                f"{name} for {where} dropped to {fmt(verdict.value)} (n={verdict.n}) "
-                f"from {baseline} over {against}"
-            )
-            for index, text in enumerate(alert.why):
-                annotations[f"why_{index + 1}" if index else "why"] = text
-        annotations["summary"] = summary
+        if verdict.baseline is not None:
+            annotations["baseline"] = fmt(verdict.baseline)
+            annotations["baseline_n"] = str(verdict.baseline_n)
+        if verdict.statistic is not None and verdict.limit is not None:
+            annotations["evidence"] = f"{verdict.statistic:.1f} of {verdict.limit:.1f}"
+        if verdict.since_ms is not None and verdict.run_value is not None:
+            annotations["since"] = format_timestamp_ms(verdict.since_ms)
+            annotations["since_value"] = f"{fmt(verdict.run_value)} (n={verdict.run_n})"
+    for index, text in enumerate(alert.why):
+        annotations[f"why_{index + 1}" if index else "why"] = text
     if dashboard_url:
         annotations["dashboard"] = dashboard_link(dashboard_url, series, condition.window)
     annotations |= dict(rule.annotations)
@@ -96,6 +75,51 @@ def alert_document(
     if alert.status is Status.RESOLVED and alert.ends_at_ms is not None:
         document["endsAt"] = format_timestamp_ms(alert.ends_at_ms)
     return document
+
+
+def summary(alert: Alert, name: str, where: str) -> str:
+    """One line that is true of this alert now, firing or resolved: the last copy a receiver
+    gets is the one it shows (a re-send in the hysteresis band, a resolve, a quiet window)."""
+    rule, verdict, condition = alert.rule, alert.verdict, alert.rule.condition
+    fmt = _FORMAT[rule.score].format
+    firing = alert.status is Status.FIRING
+    if verdict is None or verdict.value is None:
+        return (
+            f"{name} for {where} is firing"
+            if firing
+            else (f"{name} for {where} resolved: no answers left in the window")
+        )
+    now = f"{fmt(verdict.value)} (n={verdict.n})"
+    if isinstance(condition, Threshold):
+        below = condition.below is not None
+        line = condition.below if below else condition.above
+        clear = condition.clear if condition.clear is not None else line
+        assert line is not None and clear is not None
+        side, healthy = ("below", "or more") if below else ("above", "or less")
+        if not firing:
+            return f"{name} for {where} is back to {now}: cleared at {fmt(clear)} {healthy}"
+        if (verdict.value < line) if below else (verdict.value > line):
+            return f"{name} for {where} is {now}, {side} {fmt(line)}"
+        return (
+            f"{name} for {where} is {now}, paged {side} {fmt(line)}, "
+            f"clears at {fmt(clear)} {healthy}"
+        )
+    assert isinstance(condition, Drop)
+    against = (
+        f"the rest of {condition.baseline}"
+        if isinstance(condition.baseline, str)
+        else f"the same hour of the last {condition.baseline.weeks} weeks"
+    )
+    if verdict.baseline is None:
+        baseline = f"its baseline over {against}"
+    else:
+        baseline = f"{fmt(verdict.baseline)} over {against}"
+    if not firing:
+        return f"{name} for {where} recovered: {now} against {baseline}"
+    # Worse is lower for every score but a CES mean on the older 1-5 scale, where it is higher.
+    rose = verdict.baseline is not None and verdict.value > verdict.baseline
+    moved = "rose" if rose else "dropped"
+    return f"{name} for {where} {moved} to {now} from {baseline}"
 
 
 def dashboard_link(dashboard_url: str, series: SeriesKey, window: str) -> str:
