@@ -15,6 +15,7 @@ LOW = Rule(
     min_responses=10,
     for_ms=60_000,
 )
+HOUR, WEEK = 3_600_000, 7 * 86_400_000
 CHECKOUT, CHAT, BILLING = (SeriesKey(Metric.NPS, tp) for tp in ("checkout", "chat", "billing"))
 BAD = (NpsTally(detractors=20), NpsTally(detractors=20))  # one tally per window: 5m, 1h
 GOOD = (NpsTally(promoters=20), NpsTally(promoters=20))
@@ -215,3 +216,22 @@ def test_a_calendar_baseline_compares_with_the_same_local_hour_of_past_weeks():
     # Against the rest of the month the 2 a.m. hour is a 60-point drop; against past 2 a.m.s
     # it is ordinary.
     assert fired == {"night": 0, "trail": 2}
+
+
+def test_a_calendar_hour_in_a_half_hour_time_zone_is_read_exactly():
+    """Past the fine tier buckets are UTC hours: in India (UTC+5:30) the slot is 10:30-11:30
+    local time every week, never a range cutting an hourly bucket in two."""
+    from streamer.core.baseline import hour_slots
+    from streamer.core.rules import Calendar
+
+    kolkata = Calendar(4, "Asia/Kolkata")
+    monday = 1_700_438_400_000  # 2023-11-20 00:00 UTC, a Monday
+    now = monday + 5 * HOUR + 17 * 60_000  # 10:47 in India
+    start, ranges = hour_slots(now, kolkata)
+    assert start == monday + 5 * HOUR
+    assert ranges == tuple(
+        (start - k * WEEK, start - k * WEEK + HOUR) for k in range(1, 5)
+    )  # no DST in India: plain weeks, whole UTC hours
+    paris = Calendar(4, "Europe/Paris")
+    _, [(low, high), *_] = hour_slots(monday + 9 * HOUR + 5 * 60_000, paris)
+    assert (low % HOUR, high - low) == (0, HOUR)
