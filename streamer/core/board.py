@@ -64,6 +64,8 @@ class Board:
         self.now_ms = now_ms
         self.dedupe_horizon_ms = dedupe_horizon_ms
         self._tallier = Tallier(scoring)
+        self._policy = scoring.policy()
+        """What the counts mean, recorded in and checked against each partition's header."""
         self._units: dict[tuple[Metric, Scale, int], tuple[int, ...]] = {}
         self.limiter = SeriesLimiter(max_series)
         self.journals: dict[int, Journal] = {}
@@ -220,7 +222,8 @@ class Board:
         self, persisted: Iterable[tuple[bytes, bytes]], partitions: Iterable[int], now_ms: int
     ) -> None:
         """Replace all state with what was persisted for ``partitions`` (after recovery or a
-        rebalance). Raises LayoutError on state written in a layout it must not read."""
+        rebalance). Raises LayoutError on state written in a layout it must not read, or
+        counted with another scoring policy (``Scoring.policy``)."""
         self.journals.clear()
         self._shards.clear()
         self._windows.clear()
@@ -290,7 +293,7 @@ class Board:
         journal = self.journals.get(partition)
         if journal is None:
             journal = self.journals[partition] = Journal(
-                partition, self.timeline, self.dedupe_horizon_ms
+                partition, self.timeline, self.dedupe_horizon_ms, self._policy
             )
             self._shards[partition] = {}
         return journal

@@ -16,10 +16,12 @@ Idempotence: an answer at or below the checkpoint was counted before a crash and
 retry (``duplicate``). The checkpoint and digests go in the same record as the tallies they
 cover, so a crash can never keep one without the others.
 
-Versioned: a header names the layout (its version, bucket size and tiers); state written with
-another bucket size that the configured one cannot hold, or by another version, is refused with
-a message saying what to do (``LayoutError``; the keys and checks are in ``layout``). The
-dedupe memory (``dedupe.Dedupe``) expires ids by log record, as the log records expire.
+Versioned: a header names the layout (its version, bucket size and tiers) and the scoring
+policy the counts were made with (``scales.Scoring.policy``: the CES scale, the CSAT thresholds);
+state written with another bucket size that the configured one cannot hold, with another
+scoring policy, or by another version, is refused with a message saying what to do
+(``LayoutError``; the keys and checks are in ``layout``). The dedupe memory
+(``dedupe.Dedupe``) expires ids by log record, as the log records expire.
 """
 
 from __future__ import annotations
@@ -81,10 +83,19 @@ class Journal:
     for each answer, ``count``s what it added, and ``flush``es at each commit.
     """
 
-    def __init__(self, partition: int, timeline: Timeline, dedupe_horizon_ms: int) -> None:
+    def __init__(
+        self,
+        partition: int,
+        timeline: Timeline,
+        dedupe_horizon_ms: int,
+        policy: Mapping[str, str],
+    ) -> None:
         self.partition = partition
         self.timeline = timeline
         self.dedupe_horizon_ms = dedupe_horizon_ms
+        self.policy = dict(policy)
+        """The scoring policy the counts are made with (``Scoring.policy()``): recorded in the
+        header, and checked against the one of restored state."""
         self.checkpoint = -1
         """The highest source offset applied (in memory; persisted with the next log record)."""
         self._persisted_checkpoint = -1
@@ -103,8 +114,10 @@ class Journal:
         self._snapshot_bytes = 0
         self._stale: list[bytes] = []
         self._needs_header = True
-        """No header yet, or one written with another bucket size: log records count buckets
-        in the header's size, so a header of the current layout comes first."""
+        """No header yet, or one written with another bucket size (log records count buckets
+        in the header's size, so a header of the current layout comes first), or one that does
+        not record the scoring policy as configured (written before it was recorded): the next
+        flush writes a snapshot."""
         self._keys_by_id: dict[int, SeriesKey] = {}
         """Series by id while restoring."""
 
@@ -225,6 +238,7 @@ class Journal:
             "seq": self._seq,
             "o": self._persisted_checkpoint,
             "next": self._next_id,
+            "scoring": self.policy,
         }
         # The header goes after its chunks (one partition keeps the order): a crash before it
         # leaves the previous snapshot whole.
@@ -263,14 +277,19 @@ class Journal:
         header_raw = records.get(header_key(self.partition))
         header = orjson.loads(header_raw) if header_raw else None
         if header is not None:
-            check_layout(self.partition, header, self.timeline.bucket_ms)
+            check_layout(self.partition, header, self.timeline.bucket_ms, self.policy)
             self._generation, self._chunks = header["generation"], header["chunks"]
             self._folded_seq = self._seq = header["seq"]
             self.checkpoint = self._persisted_checkpoint = header["o"]
             self._next_id = header["next"]
-            self._needs_header = header["bucket_ms"] != self.timeline.bucket_ms
+            self._needs_header = (
+                header["bucket_ms"] != self.timeline.bucket_ms
+                or header.get("scoring") != self.policy
+            )
         # Log records count buckets in the size of the header before them; with no header, a
-        # crash came between the very first log record and the header that follows it.
+        # crash came between the very first log record and the header that follows it (in the
+        # same flush): nothing records what they were counted with, so they are read as counted
+        # with the configured bucket size and scoring policy (one commit's answers at most).
         stored_bucket_ms = header["bucket_ms"] if header else self.timeline.bucket_ms
         logs: list[tuple[int, bytes]] = []
         chunks: list[bytes] = []

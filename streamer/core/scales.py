@@ -101,6 +101,17 @@ class CsatPolicy:
         default = CSAT_5 if any(s == CSAT_5 for s, _ in pairs) else pairs[0][0]
         return cls(tuple(pairs), default)
 
+    def text(self) -> str:
+        """The policy as STREAMER_CSAT_SATISFIED_FROM spells it, canonically: the default
+        scale's pair first (the one ``parse`` takes as the default: 1-5 when accepted, else the
+        first), then the other accepted scales in order, each once (``threshold`` reads a
+        repeated scale's first pair). Equal policies have one text, different ones two."""
+        effective: dict[Scale, int] = {}
+        for scale, threshold in self.satisfied_from:
+            effective.setdefault(scale, threshold)
+        rest = sorted(scale for scale in effective if scale != self.default_scale)
+        return ",".join(f"{scale}:{effective[scale]}" for scale in (self.default_scale, *rest))
+
 
 @dataclass(frozen=True, slots=True)
 class CesPolicy:
@@ -135,6 +146,19 @@ class CesPolicy:
             return cls.low_effort_is_good()
         raise ValueError(f"expected 1-7 or 1-5, got {text!r}")
 
+    def text(self) -> str:
+        """What decides the CES counts, the scale and the agree range, as STREAMER_CES_SCALE
+        spells it (``"1-7"``, ``"1-5"``), or ``"1-7 agree 4-7"`` for a range no setting gives.
+        ``higher_is_easier`` is left out: it says how counts read, not how they are made."""
+        spelled = str(self.scale)
+        agree = f"{self.agree_from}-{self.agree_to}"
+        try:
+            usual = CesPolicy.parse(spelled)
+        except ValueError:
+            return f"{spelled} agree {agree}"
+        same = (usual.agree_from, usual.agree_to) == (self.agree_from, self.agree_to)
+        return spelled if same else f"{spelled} agree {agree}"
+
 
 @dataclass(frozen=True, slots=True)
 class Scoring:
@@ -142,6 +166,15 @@ class Scoring:
 
     csat: CsatPolicy = field(default_factory=CsatPolicy)
     ces: CesPolicy = field(default_factory=CesPolicy)
+
+    def policy(self) -> dict[str, str]:
+        """Everything configurable that decides how an answer is counted into the persisted
+        tallies, as canonical texts: ``ces`` (``CesPolicy.text``, STREAMER_CES_SCALE) and
+        ``csat`` (``CsatPolicy.text``, STREAMER_CSAT_SATISFIED_FROM). The persisted header
+        records it, and state counted with another one is refused (``layout.check_layout``).
+        The NPS bands (``PROMOTER_FROM``, ``DETRACTOR_TO``) are not in it: they are fixed by the
+        code, and changing them would be a change of ``layout.LAYOUT_VERSION``."""
+        return {"ces": self.ces.text(), "csat": self.csat.text()}
 
     def default_scale(self, metric: Metric) -> Scale:
         if metric is Metric.NPS:

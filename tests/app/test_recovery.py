@@ -25,9 +25,9 @@ async def nothing(*_):
     return True
 
 
-def recovery(table, assigned, processed, probed=None, watch=None):
+def recovery(table, assigned, processed, probed=None, scoring=None, watch=None):
     """``probed`` gets the Board's touchpoints at each broker probe, which finds the broker up."""
-    board = Board(Scoring(), TIMELINE, now_ms=NOW_MS)
+    board = Board(scoring or Scoring(), TIMELINE, now_ms=NOW_MS)
     seal = ChangelogSeal(nothing)
     intake = Intake({"in"}, processed.extend, lambda: None, nothing, nothing, nothing, 10)
     readiness = Readiness(lambda: False)
@@ -124,3 +124,34 @@ def test_a_state_of_another_layout_stops_the_worker_before_it_counts(monkeypatch
     with pytest.raises(SystemExit):
         asyncio.run(part.recovered())
     assert exits == [EXIT_UNREADABLE_STATE] and not readiness.recovered
+
+
+def test_a_state_counted_with_another_ces_scale_stops_the_worker_naming_the_setting(
+    monkeypatch, caplog
+):
+    """The worker's Board counts with the settings' scoring (worker.py): a changed
+    STREAMER_CES_SCALE finds state counted on 1-7 and stops with one critical line saying what
+    to do, rather than mixing 1-7 and 1-5 answers in a 90-day window."""
+    part, board, _, readiness = recovery(
+        persisted(), {1}, [], scoring=Settings(ces_scale="1-5").scoring()
+    )
+    exits = []
+
+    def exit_now(code):
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(recovery_module.os, "_exit", exit_now)
+    with pytest.raises(SystemExit):
+        asyncio.run(part.recovered())
+    assert exits == [EXIT_UNREADABLE_STATE] and not readiness.recovered
+    [line] = [r for r in caplog.records if r.levelname == "CRITICAL"]
+    assert line.getMessage().startswith(
+        "cannot read the persisted state: partition 1: the state was counted with "
+        "STREAMER_CES_SCALE=1-7, and this worker is configured with STREAMER_CES_SCALE=1-5"
+    )
+    assert "Set STREAMER_CES_SCALE back to 1-7" in line.getMessage()
+    # The same settings read it.
+    part, board, _, readiness = recovery(persisted(), {1}, [], scoring=Settings().scoring())
+    asyncio.run(part.recovered())
+    assert readiness.recovered and touchpoints(board) == {"chat": 1}

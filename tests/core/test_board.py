@@ -11,9 +11,19 @@ from streamer.core.board import Board, Sourced
 from streamer.core.events import SurveyResponse
 from streamer.core.layout import LayoutError, log_key
 from streamer.core.ledger import Outcome
-from streamer.core.scales import NPS_SCALE, Metric, Scoring
+from streamer.core.scales import (
+    CES_5,
+    CES_7,
+    CSAT_5,
+    NPS_SCALE,
+    CesPolicy,
+    CsatPolicy,
+    Metric,
+    Scale,
+    Scoring,
+)
 from streamer.core.series import OTHER, SeriesKey, parse_breakdowns
-from streamer.core.tally import NpsTally
+from streamer.core.tally import CesTally, CsatTally, NpsTally
 from streamer.core.timeline import Timeline
 
 MINUTE = 60_000
@@ -41,8 +51,10 @@ def persist(table, writes):
             table[key] = value
 
 
-def restored(table, partitions, now=NOW, timeline=TIMELINE, breakdowns="channel", **kw):
-    board = Board(SCORING, timeline, parse_breakdowns(breakdowns), now_ms=now, **kw)
+def restored(
+    table, partitions, now=NOW, timeline=TIMELINE, breakdowns="channel", scoring=SCORING, **kw
+):
+    board = Board(scoring, timeline, parse_breakdowns(breakdowns), now_ms=now, **kw)
     items = list(table.items())
     random.Random(len(items)).shuffle(items)  # recovery order is not writing order
     board.restore(items, partitions, now)
@@ -278,6 +290,125 @@ def test_state_of_another_layout_is_refused_with_what_to_do():
     # A bucket that holds whole old ones: the state is read, rolled into the larger buckets.
     bigger = restored(table, {0}, timeline=Timeline.parse("5m", "5m,1h", grace="2m"))
     assert scores_of(bigger)[SeriesKey(Metric.NPS, "checkout")][1] == NpsTally(promoters=1)
+
+
+LOW_EFFORT = Scoring(ces=CesPolicy.low_effort_is_good())
+
+
+def rated(event_id, metric, score, scale):
+    return SurveyResponse(event_id, NOW - 1_000, "checkout", metric, score, scale)
+
+
+def counted_with(scoring, responses):
+    """The table of a board that counted ``responses`` with ``scoring``, flushed once."""
+    board = Board(scoring, TIMELINE, now_ms=NOW)
+    board.ingest([Sourced(0, i, r) for i, r in enumerate(responses)], NOW)
+    table = {}
+    persist(table, board.flush(NOW))
+    return board, table
+
+
+def test_the_header_records_the_scoring_policy_and_the_same_policy_restores_exactly():
+    scoring = Scoring(CsatPolicy.parse("1-7:6,1-5:5"), CesPolicy.low_effort_is_good())
+    responses = [
+        *(rated(f"ces{i}", Metric.CES, i % 5 + 1, CES_5) for i in range(10)),
+        *(rated(f"csat{i}", Metric.CSAT, i % 5 + 1, CSAT_5) for i in range(10)),
+    ]
+    board, table = counted_with(scoring, responses)
+    header = orjson.loads(table[b"0|H"])
+    assert header["scoring"] == {"ces": "1-5", "csat": "1-5:5,1-7:6"}
+    again = restored(table, {0}, breakdowns="", scoring=scoring)
+    assert scores_of(again) == scores_of(board)
+    totals = scores_of(again)
+    assert totals[SeriesKey(Metric.CES, "checkout")][0] == CesTally(10, 30, 110, 4)
+    assert totals[SeriesKey(Metric.CSAT, "checkout")][0] == CsatTally(10, 2)
+    # The same policy spelled another way (the settings' order, spaces) is the same policy.
+    spelled = Scoring(CsatPolicy.parse("1-5:5, 1-7:6"), CesPolicy.parse("1-5"))
+    assert scores_of(restored(table, {0}, breakdowns="", scoring=spelled)) == totals
+
+
+def test_state_counted_with_another_ces_scale_is_refused_naming_the_setting():
+    # The review's case: ten 7s on 1-7 restored under 1-5 read as a CES mean of 7 on 1-5.
+    _, table = counted_with(SCORING, [rated(f"e{i}", Metric.CES, 7, CES_7) for i in range(10)])
+    with pytest.raises(LayoutError) as refused:
+        restored(table, {0}, scoring=LOW_EFFORT)
+    message = str(refused.value)
+    assert "partition 0: the state was counted with STREAMER_CES_SCALE=1-7" in message
+    assert "configured with STREAMER_CES_SCALE=1-5" in message
+    assert "Set STREAMER_CES_SCALE back to 1-7, or start afresh with a new STREAMER_APP_ID" in (
+        message
+    )
+    assert "CSAT" not in message  # only the setting that changed
+
+
+def test_state_counted_with_another_csat_threshold_is_refused_naming_the_setting():
+    _, table = counted_with(SCORING, [rated("e", Metric.CSAT, 4, CSAT_5)])
+    stricter = Scoring(CsatPolicy.parse("1-5:5,1-7:6,1-10:9"))
+    with pytest.raises(LayoutError) as refused:
+        restored(table, {0}, scoring=stricter)
+    message = str(refused.value)
+    assert "counted with STREAMER_CSAT_SATISFIED_FROM=1-5:4,1-7:6,1-10:9" in message
+    assert "configured with STREAMER_CSAT_SATISFIED_FROM=1-5:5,1-7:6,1-10:9" in message
+    assert "STREAMER_CES_SCALE" not in message
+    # Fewer accepted scales is another policy too: the state may hold answers on 1-10 counted
+    # at 9, which a later policy accepting 1-10 again at 8 would mix.
+    with pytest.raises(LayoutError, match="STREAMER_CSAT_SATISFIED_FROM back to 1-5:4"):
+        restored(table, {0}, scoring=Scoring(CsatPolicy.parse("1-5:4,1-7:6")))
+    # Both changed: both named, each with the value to set it back to.
+    both = Scoring(CsatPolicy.parse("1-5:5"), CesPolicy.low_effort_is_good())
+    with pytest.raises(LayoutError, match="STREAMER_CES_SCALE back to 1-7 and ") as refused:
+        restored(table, {0}, scoring=both)
+    assert "STREAMER_CSAT_SATISFIED_FROM back to 1-5:4,1-7:6,1-10:9" in str(refused.value)
+
+
+def unrecorded(table):
+    """The table as a version that did not record the scoring policy wrote it."""
+    header = orjson.loads(table[b"0|H"])
+    del header["scoring"]
+    return {**table, b"0|H": orjson.dumps(header)}
+
+
+def test_a_header_without_the_policy_is_read_as_the_defaults_and_then_records_them():
+    """State of a version before the policy was recorded: a worker with the default settings
+    reads it (as every worker before read it) and its next snapshot records the policy."""
+    board, table = counted_with(SCORING, [rated(f"e{i}", Metric.CES, 7, CES_7) for i in range(3)])
+    table = unrecorded(table)
+    again = restored(table, {0}, breakdowns="")
+    assert scores_of(again) == scores_of(board)
+    persist(table, again.flush(NOW))  # nothing new to log: the header is rewritten regardless
+    assert orjson.loads(table[b"0|H"])["scoring"] == SCORING.policy()
+    assert scores_of(restored(table, {0}, breakdowns="")) == scores_of(board)
+    with pytest.raises(LayoutError, match="counted with STREAMER_CES_SCALE=1-7"):
+        restored(table, {0}, scoring=LOW_EFFORT)  # recorded now: a plain mismatch
+
+
+def test_a_header_without_the_policy_is_refused_when_the_settings_are_not_the_defaults():
+    """Nothing says what such state was counted with: read as the defaults, it must not be read
+    with other settings, and the message says the defaults were assumed, not recorded."""
+    _, table = counted_with(LOW_EFFORT, [rated(f"e{i}", Metric.CES, 2, CES_5) for i in range(3)])
+    table = unrecorded(table)
+    with pytest.raises(LayoutError) as refused:
+        restored(table, {0}, scoring=LOW_EFFORT)
+    message = str(refused.value)
+    assert "did not record the scoring settings" in message
+    assert "their defaults (STREAMER_CES_SCALE=1-7)" in message
+    assert "configured with STREAMER_CES_SCALE=1-5" in message
+    assert "set STREAMER_CES_SCALE back to 1-7" in message and "STREAMER_APP_ID" in message
+    # A part of the policy a header lacks is taken at its default likewise.
+    header = orjson.loads(table[b"0|H"])
+    partial = {**table, b"0|H": orjson.dumps({**header, "scoring": {"ces": "1-5"}})}
+    assert scores_of(restored(partial, {0}, breakdowns="", scoring=LOW_EFFORT))
+    stricter = Scoring(CsatPolicy.parse("1-5:5"), LOW_EFFORT.ces)
+    with pytest.raises(LayoutError, match="counted with STREAMER_CSAT_SATISFIED_FROM=1-5:4,"):
+        restored(partial, {0}, scoring=stricter)
+
+
+def test_the_policy_is_checked_on_each_restored_partition_with_state():
+    _, table = counted_with(SCORING, [rated("e", Metric.CSAT, 4, Scale(1, 7))])
+    assert b"0|H" in table
+    assert scores_of(restored(table, {1}, scoring=LOW_EFFORT)) == {}  # not this partition's
+    with pytest.raises(LayoutError, match=r"^partition 0: "):
+        restored(table, {0, 1}, scoring=LOW_EFFORT)
 
 
 @pytest.mark.parametrize("offset_ms", [0, 1, 59_999])

@@ -1,8 +1,10 @@
 """The scale policies as the settings spell them."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from streamer.core.scales import CES_5, CES_7, CesPolicy, CsatPolicy, Scale
+from streamer.core.scales import CES_5, CES_7, CesPolicy, CsatPolicy, Scale, Scoring
 
 
 def test_csat_pairs_name_each_accepted_scale_and_its_lowest_satisfied_score():
@@ -47,3 +49,46 @@ def test_ces_is_agree_5_to_7_on_1_7_or_low_effort_1_to_2_on_1_5():
     )
     with pytest.raises(ValueError, match="expected 1-7 or 1-5, got '0-10'"):
         CesPolicy.parse("0-10")
+
+
+def test_the_policy_texts_are_the_settings_values_of_the_defaults():
+    assert Scoring().policy() == {"ces": "1-7", "csat": "1-5:4,1-7:6,1-10:9"}
+    assert CesPolicy.low_effort_is_good().text() == "1-5"
+    assert CesPolicy(CES_7, agree_from=4).text() == "1-7 agree 4-7"  # no setting gives it
+    assert CesPolicy(Scale(0, 10), 7, 10).text() == "0-10 agree 7-10"
+    # How counts are read is not how they are made: the same text.
+    assert CesPolicy(CES_7, higher_is_easier=False).text() == "1-7"
+
+
+def test_a_csat_text_puts_the_default_first_and_reads_a_repeated_scale_once():
+    assert CsatPolicy.parse("1-10:9,1-5:4,1-7:6").text() == "1-5:4,1-7:6,1-10:9"
+    assert CsatPolicy.parse("1-10:9,1-7:6").text() == "1-10:9,1-7:6"
+    assert CsatPolicy.parse("1-7:6,1-10:9").text() == "1-7:6,1-10:9"
+    assert CsatPolicy.parse("1-5:4,1-5:5").text() == "1-5:4"  # threshold() reads the first
+
+
+csat_pairs = st.lists(
+    st.sampled_from([Scale(1, 5), Scale(1, 7), Scale(1, 10), Scale(0, 10)]).flatmap(
+        lambda scale: st.tuples(st.just(scale), st.integers(scale.low, scale.high))
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@given(csat_pairs, csat_pairs)
+def test_csat_texts_are_equal_exactly_when_the_policies_count_the_same(first, second):
+    """Canonical: the text is a setting value giving back the policy, and two policies share a
+    text exactly when every answer (with or without a scale) is counted the same by both."""
+
+    def spelled(pairs):
+        return ",".join(f"{scale}:{threshold}" for scale, threshold in pairs)
+
+    a, b = CsatPolicy.parse(spelled(first)), CsatPolicy.parse(spelled(second))
+    again = CsatPolicy.parse(a.text())
+    assert again.text() == a.text() and again.default_scale == a.default_scale
+    scales = {scale for scale, _ in (*first, *second)}
+    same = a.default_scale == b.default_scale and all(
+        a.threshold(scale) == b.threshold(scale) for scale in scales
+    )
+    assert (a.text() == b.text()) == same
