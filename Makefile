@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.memory --touchpoints 1667 --per-day 1000000 --sparse-per-day 40000 --runs 1
 	$(BIN)/python -m bench.changelog_bytes --seconds 300
 	$(BIN)/python -m bench.alert_quality
+	$(BIN)/python -m bench.scrape --touchpoints 1111 --runs 3
 
 # The long fault runs: 100,000 answers through five crashes, larger floods and bursts.
 soak: $(STAMP) observability

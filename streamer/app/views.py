@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 from typing import Any
 
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 
-from streamer.app.metrics import readouts, series_labels
+from streamer.app.metrics import ScoreCollector, ScoreSnapshot, readouts, series_labels
 from streamer.app.readiness import Readiness
 from streamer.app.selection import Selection, selection
 from streamer.core.board import Board
@@ -43,17 +45,46 @@ def scores_snapshot(
     ]
 
 
+async def exposition(registry: CollectorRegistry, scores: ScoreCollector) -> bytes:
+    """/metrics. The worker's own metrics are collected on the event loop and the scores'
+    tallies taken there (``ScoreCollector.snapshot``, references to immutable values); their
+    samples are built and formatted on a thread: that takes seconds at 10,000 series
+    (bench/README.md), during which answers, probes and timers go on."""
+    own = list(registry.collect())
+    snapshot = scores.snapshot()
+    return await asyncio.to_thread(_render, own, scores, snapshot)
+
+
+def _render(own: list[Metric], scores: ScoreCollector, snapshot: ScoreSnapshot) -> bytes:
+    collected = CollectorRegistry(auto_describe=False)
+    collected.register(_Collected([*own, *scores.families(snapshot)]))
+    return generate_latest(collected)
+
+
+class _Collected:
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> list[Metric]:
+        return self._families
+
+
 def register_views(
     app: faust.App,
     registry: CollectorRegistry,
+    collector: ScoreCollector,
     board: Board,
     ces: CesPolicy,
     readiness: Readiness,
 ) -> None:
     @app.page("/metrics")
     async def metrics(view: View, request: Request) -> Response:
+        body = await exposition(registry, collector)
         # As a header: aiohttp refuses a charset inside its content_type argument.
-        return view.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return view.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/scores")
     async def scores(view: View, request: Request) -> Response:

@@ -6,7 +6,7 @@ The data path, top to bottom:
       -> Router (answers not keyed by touchpoint are re-published keyed) -> Batches (decode,
          dead-letter, count into the Board) -> StateStore (log records, at each commit)
     timer -> AlertLoop.tick (windows to now, rules, alert states) -> AlertStore, Dispatch
-    scrape -> ScoreCollector (windows read at scrape time)
+    scrape -> ScoreCollector (windows read at scrape time, formatted on a thread)
 
 State lives in Faust tables (memory store, changelog in Kafka), so a restarted worker recovers
 it; the Board and the alert states are rebuilt from the tables after every recovery.
@@ -150,7 +150,6 @@ class Worker:
             self.readiness,
             config.partitions,
         )
-        self.registry.register(ScoreCollector(self.board, config.scoring))
         self.registry.register(
             LagCollector(
                 lambda: consumer_lag(app.consumer, config.topics, self.batches.next_offset)
@@ -158,7 +157,8 @@ class Worker:
         )
         self.registry.register(StateBytesCollector(lambda: store.written_bytes))
         _connect(app, config, store, recovery, intake, alerts, seal, dispatch)
-        register_views(app, self.registry, self.board, config.scoring.ces, self.readiness)
+        scores = ScoreCollector(self.board, config.scoring)
+        register_views(app, self.registry, scores, self.board, config.scoring.ces, self.readiness)
         app.timer(BROKER_PROBE_S)(application.task(probe.probe))
 
 

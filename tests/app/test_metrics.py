@@ -1,15 +1,16 @@
 """What a scrape shows, with numbers worked from the definitions, and the consumer lag."""
 
+import asyncio
 from collections import namedtuple
 
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from streamer.app.metrics import ScoreCollector, StateBytesCollector, consumer_lag
 from streamer.app.selection import selection
 from streamer.app.settings import Settings
 from streamer.app.store import ChangelogSeal, StateStore
-from streamer.app.views import scores_snapshot
+from streamer.app.views import exposition, scores_snapshot
 from streamer.core.board import Board
 from streamer.core.layout import Write
 from streamer.core.scales import Scoring
@@ -123,3 +124,35 @@ def test_changelog_bytes_are_exported_as_written():
     store.write([Write(1, b"1|L|1", None)])  # a deletion: its key only
     assert registry.get_sample_value("streamer_state_written_bytes_total") == 5 + 50 + 3 + 2 + 5
     assert [partition for partition, _, _ in table.changelog] == [1, 2, 1]
+
+
+def test_the_exposition_is_the_registry_and_the_scores_and_leaves_the_loop_free():
+    """/metrics builds and formats the scores' samples on a thread (seconds at 10,000 series):
+    the same text as a registry holding the collector, while the event loop goes on."""
+    board, _ = scraped()
+    own = CollectorRegistry()
+    Gauge("streamer_example", "an own metric", registry=own).set(3)
+    both = CollectorRegistry()
+    Gauge("streamer_example", "an own metric", registry=both).set(3)
+    both.register(ScoreCollector(board, Scoring()))
+
+    async def scrape():
+        turns = 0
+
+        async def meanwhile():
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        other = asyncio.create_task(meanwhile())
+        await asyncio.sleep(0)
+        started = turns
+        body = await exposition(own, ScoreCollector(board, Scoring()))
+        other.cancel()
+        return body, turns - started
+
+    body, turns = asyncio.run(scrape())
+    expected = generate_latest(both)
+    assert body == expected
+    assert turns > 0, "the loop ran other tasks while the scrape was rendered"

@@ -36,6 +36,7 @@ ROOT = Path(__file__).parents[2]
         ("bench.recovery", ["first start", "restart to ready", "restart to exact"]),
         ("bench.restore", ["restore_s", "us_per_bucket", "totals_digest"]),
         ("bench.alert_quality", ["stationary", "per_100_series_weeks", "median_minutes"]),
+        ("bench.scrape", ["series", "samples", "event_loop_ms", "render_s"]),
     ],
 )
 def test_benchmark_smoke(command, figures):
