@@ -11,6 +11,7 @@ from pathlib import Path
 
 from streamer.core.rules import Rule
 from streamer.core.ruleset import RulesError
+from streamer.core.series import Breakdown, parse_breakdowns
 from streamer.rules_file import read_rules
 
 
@@ -26,9 +27,20 @@ def _windows(text: str | None) -> dict[str, int]:
     return {spec.label: spec.length_ms for spec in specs}
 
 
-def _read_rules(path: str, windows: str | None) -> tuple[Rule, ...] | None:
+def _breakdowns(text: str | None) -> tuple[Breakdown, ...]:
+    """The breakdowns rules are checked against: ``--dimensions``, else ``STREAMER_DIMENSIONS``."""
+    if text is None:
+        from streamer.app.settings import Settings
+
+        text = Settings().dimensions
+    return parse_breakdowns(text)
+
+
+def _read_rules(
+    path: str, windows: str | None, dimensions: str | None = None
+) -> tuple[Rule, ...] | None:
     try:
-        return read_rules(path, _windows(windows))
+        return read_rules(path, _windows(windows), _breakdowns(dimensions))
     except RulesError as error:
         for line in error.errors:
             print(line, file=sys.stderr)
@@ -37,7 +49,7 @@ def _read_rules(path: str, windows: str | None) -> tuple[Rule, ...] | None:
 
 
 def _rules_check(args: argparse.Namespace) -> int:
-    rules = _read_rules(args.file, args.windows)
+    rules = _read_rules(args.file, args.windows, args.dimensions)
     if rules is None:
         return 1
     print(f"{args.file}: {len(rules)} rule(s), all valid")
@@ -47,7 +59,7 @@ def _rules_check(args: argparse.Namespace) -> int:
 def _rules_export(args: argparse.Namespace) -> int:
     from streamer.export.promrules import export
 
-    rules = _read_rules(args.file, args.windows)
+    rules = _read_rules(args.file, args.windows, args.dimensions)
     if rules is None:
         return 1
     exported = export(rules)
@@ -79,7 +91,7 @@ def _backtest(args: argparse.Namespace) -> int:
     if not rules_path:
         print("streamer backtest: no rules (--rules FILE or STREAMER_RULES)", file=sys.stderr)
         return 2
-    rules = _read_rules(rules_path, settings.windows)
+    rules = _read_rules(rules_path, settings.windows, settings.dimensions)
     if rules is None:
         return 1
     path = Path(args.file)
@@ -196,11 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file")
     check.add_argument("--windows", help="windows to check against (default: STREAMER_WINDOWS)")
+    check.add_argument(
+        "--dimensions", help="breakdowns to check against (default: STREAMER_DIMENSIONS)"
+    )
     check.set_defaults(handler=_rules_check)
     export = rules.add_parser("export", help="write equivalent Prometheus alerting rules to stdout")
     export.add_argument("file")
     export.add_argument("--prometheus", action="store_true", required=True, help="the only format")
     export.add_argument("--windows", help="configured windows (default: STREAMER_WINDOWS)")
+    export.add_argument("--dimensions", help="configured breakdowns (default: STREAMER_DIMENSIONS)")
     export.set_defaults(handler=_rules_export)
 
     board = commands.add_parser(

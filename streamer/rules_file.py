@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import yaml
 
 from streamer.core.rules import Rule
 from streamer.core.ruleset import RulesError, load_rules
+from streamer.core.series import Breakdown
 
 
-def read_rules(path: str | Path, windows: Mapping[str, int] | None = None) -> tuple[Rule, ...]:
+def read_rules(
+    path: str | Path,
+    windows: Mapping[str, int] | None = None,
+    breakdowns: Sequence[Breakdown] | None = None,
+) -> tuple[Rule, ...]:
     """Raises RulesError listing every problem, YAML syntax errors included."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -25,4 +30,4 @@ def read_rules(path: str | Path, windows: Mapping[str, int] | None = None) -> tu
         raise RulesError(
             [f"{path}: not valid YAML at {where}: {getattr(error, 'problem', error)}"]
         ) from None
-    return load_rules(document, windows)
+    return load_rules(document, windows, breakdowns)

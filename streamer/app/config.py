@@ -60,7 +60,9 @@ def windows_of(settings: Settings) -> Mapping[str, int]:
 
 def rules_of(settings: Settings) -> tuple[Rule, ...]:
     """The configured rules; raises RulesError listing every problem."""
-    return read_rules(settings.rules, windows_of(settings)) if settings.rules else ()
+    if not settings.rules:
+        return ()
+    return read_rules(settings.rules, windows_of(settings), settings.breakdowns())
 
 
 def calendar_reach_ms(rules: tuple[Rule, ...]) -> int:

@@ -27,7 +27,7 @@ Errors read ``rules[2].for: expected a duration like 5m``. Every error is report
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +35,7 @@ from streamer.core.durations import format_duration_ms, parse_duration_ms, parse
 from streamer.core.events import DIMENSIONS
 from streamer.core.rules import Calendar, Drop, Rule, Selector, Threshold
 from streamer.core.scores import ScoreKind
+from streamer.core.series import Breakdown
 
 T = TypeVar("T")
 
@@ -87,9 +88,12 @@ class _Errors:
             return None
 
 
-def load_rules(document: Any, windows: Windows | None = None) -> tuple[Rule, ...]:
-    """Rules from a parsed document; ``windows`` (the configured ones) are checked if given.
-    An empty document is an error: a rules file that pages nobody is a mistake, not a choice."""
+def load_rules(
+    document: Any, windows: Windows | None = None, breakdowns: Sequence[Breakdown] | None = None
+) -> tuple[Rule, ...]:
+    """Rules from a parsed document; ``windows`` and ``breakdowns`` (the configured ones) are
+    checked if given. An empty document is an error: a rules file that pages nobody is a
+    mistake, not a choice."""
     errors = _Errors()
     if document is None or (isinstance(document, Mapping) and not document.get("rules")):
         raise RulesError(["rules: no rules in the file (expected a list under 'rules')"])
@@ -99,7 +103,7 @@ def load_rules(document: Any, windows: Windows | None = None) -> tuple[Rule, ...
     names: set[str] = set()
     for index, item in enumerate(document.get("rules") or []):
         path = f"rules[{index}]"
-        rule = _rule(item, path, errors, windows)
+        rule = _rule(item, path, errors, windows, breakdowns)
         if rule is not None:
             if rule.name in names:
                 errors.add(f"{path}.name", f"duplicate rule name {rule.name!r}")
@@ -113,7 +117,13 @@ def load_rules(document: Any, windows: Windows | None = None) -> tuple[Rule, ...
     return tuple(rules)
 
 
-def _rule(item: Any, path: str, errors: _Errors, windows: Windows | None) -> Rule | None:
+def _rule(
+    item: Any,
+    path: str,
+    errors: _Errors,
+    windows: Windows | None,
+    breakdowns: Sequence[Breakdown] | None,
+) -> Rule | None:
     if not isinstance(item, Mapping):
         errors.add(path, "expected a mapping")
         return None
@@ -140,7 +150,7 @@ def _rule(item: Any, path: str, errors: _Errors, windows: Windows | None) -> Rul
     if "alertname" in labels:
         errors.add(f"{path}.labels.alertname", "the rule's name is its alertname: remove it")
     annotations = _string_map(item.get("annotations", {}), f"{path}.annotations", errors)
-    selector = _selector(item, path, errors)
+    selector = _selector(item, path, errors, breakdowns)
     if len(errors.items) > before or score is None or condition is None or selector is None:
         return None
     return Rule(
@@ -249,7 +259,9 @@ def _baseline(
     return calendar
 
 
-def _selector(item: Mapping[str, Any], path: str, errors: _Errors) -> Selector | None:
+def _selector(
+    item: Mapping[str, Any], path: str, errors: _Errors, breakdowns: Sequence[Breakdown] | None
+) -> Selector | None:
     touchpoints = item.get("touchpoints", [])
     ok = True
     if not isinstance(touchpoints, list) or not all(isinstance(t, str) for t in touchpoints):
@@ -277,6 +289,21 @@ def _selector(item: Mapping[str, Any], path: str, errors: _Errors) -> Selector |
             pairs.append((str(name), frozenset(values or ())))
     if not ok:
         return None
+    if pairs and breakdowns is not None:
+        # A breakdown series carries its dimensions in the configured order: the rule's are
+        # put in that order, and a rule over no configured breakdown would watch nothing.
+        names = {name for name, _ in pairs}
+        found = next((b for b in breakdowns if set(b) == names), None)
+        if found is None:
+            configured = ", ".join("+".join(b) for b in breakdowns) or "none"
+            errors.add(
+                f"{path}.dimensions",
+                f"no breakdown {'+'.join(sorted(names))} is configured (STREAMER_DIMENSIONS: "
+                f"{configured}): the rule would watch no series",
+            )
+            return None
+        by_name = dict(pairs)
+        pairs = [(name, by_name[name]) for name in found]
     return Selector(frozenset(touchpoints), tuple(pairs))
 
 

@@ -143,3 +143,34 @@ def test_a_calendar_baseline_and_a_budget_load():
     }
     (rule,) = load_rules({"rules": [{"name": "d", "score": "nps", "drop": drop}]}, windows)
     assert rule.condition == Drop("1h", Calendar(4, "Europe/Paris"), 10, 365 * 86_400_000 // 2)
+
+
+def test_a_rule_over_breakdown_series_must_name_a_configured_breakdown():
+    """Breakdown series carry their dimensions in the configured order; a rule naming them in
+    another order still watches them, and one over no configured breakdown is refused instead
+    of silently watching nothing."""
+    from streamer.core.scales import Metric
+    from streamer.core.series import SeriesKey
+
+    def rule(dimensions):
+        return {
+            "rules": [
+                {
+                    "name": "by-queue",
+                    "score": "nps",
+                    "threshold": {"window": "1h", "below": 0},
+                    "dimensions": dimensions,
+                }
+            ]
+        }
+
+    configured = (("channel",), ("channel", "queue"))
+    [loaded] = load_rules(rule({"queue": ["q1"], "channel": None}), WINDOWS, configured)
+    series = SeriesKey(Metric.NPS, "checkout", (("channel", "chat"), ("queue", "q1")))
+    assert loaded.selector.matches(series)
+    with pytest.raises(RulesError) as refused:
+        load_rules(rule({"region": None}), WINDOWS, configured)
+    assert refused.value.errors == [
+        "rules[0].dimensions: no breakdown region is configured (STREAMER_DIMENSIONS: "
+        "channel, channel+queue): the rule would watch no series"
+    ]
