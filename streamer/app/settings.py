@@ -67,7 +67,10 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = None
     alert_resend_s: float = Field(60.0, ge=1, le=3_600)
     alert_queue_max: int = Field(10_000, ge=1, description="alerts waiting per receiver, at most")
-    public_url: str | None = Field(None, description="how people reach this worker (alert links)")
+    public_url: str | None = Field(
+        None,
+        description="how people reach this worker (alert links); {instance}: its instance id",
+    )
     dashboard_url: str | None = Field(
         None, description="Grafana's base URL: alerts link to the dashboard of their series"
     )
@@ -103,6 +106,7 @@ class Settings(BaseSettings):
     instance_id: str | None = Field(
         None,
         description="the consumer's group.instance.id (static membership), unique per worker",
+        validate_default=True,
     )
     data_dir: str | None = Field(None, description="default: $XDG_STATE_HOME/streamer")
     log_level: LogLevel = "info"
@@ -170,6 +174,13 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("instance_id")
+    @classmethod
+    def _named_for_the_link(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value and "{instance}" in (info.data.get("public_url") or ""):
+            raise ValueError("STREAMER_PUBLIC_URL has {instance}, which this names: set it")
+        return value
+
     @field_validator("dimensions")
     @classmethod
     def _breakdowns_known(cls, value: str) -> str:
@@ -234,10 +245,12 @@ class Settings(BaseSettings):
         return self.web_host.strip() in _WILDCARD_HOSTS
 
     def base_url(self) -> str:
-        """How people reach this worker: STREAMER_PUBLIC_URL, else the bind address, with the
-        machine's name for a wildcard bind (``0.0.0.0`` is no address to click)."""
+        """How people reach this worker: STREAMER_PUBLIC_URL (``{instance}`` replaced by this
+        worker's STREAMER_INSTANCE_ID: each worker shows its own partitions' series, so workers
+        behind one address need one each), else the bind address, with the machine's name for
+        a wildcard bind (``0.0.0.0`` is no address to click)."""
         if self.public_url:
-            return self.public_url.rstrip("/")
+            return self.public_url.rstrip("/").replace("{instance}", self.instance_id or "")
         scheme = "https" if self._web_config.ssl_context else "http"
         host = socket.gethostname() if self.binds_everywhere() else self.web_host
         return f"{scheme}://{f'[{host}]' if ':' in host else host}:{self.web_port}"

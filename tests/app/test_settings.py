@@ -92,6 +92,19 @@ def test_alert_links_name_the_machine_when_the_worker_binds_every_address():
     assert Settings(web_host="::1").base_url() == "http://[::1]:6066"
     chosen = Settings(web_host="0.0.0.0", public_url="https://cx.example.com/streamer/")
     assert chosen.base_url() == "https://cx.example.com/streamer"
+    # Workers behind one address: each its own path (or host), by its instance id.
+    pod = Settings(public_url="https://cx.example.com/{instance}/", instance_id="cx-streamer-1")
+    assert pod.base_url() == "https://cx.example.com/cx-streamer-1"
+
+
+def test_a_link_per_instance_needs_the_instance_id(monkeypatch):
+    monkeypatch.setenv("STREAMER_PUBLIC_URL", "https://cx.example.com/{instance}")
+    monkeypatch.delenv("STREAMER_INSTANCE_ID", raising=False)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert refused.value.problems == [
+        "STREAMER_INSTANCE_ID: STREAMER_PUBLIC_URL has {instance}, which this names: set it"
+    ]
 
 
 def test_the_data_directory_is_absolute_wherever_the_worker_starts(monkeypatch, tmp_path):
