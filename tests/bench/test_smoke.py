@@ -50,3 +50,15 @@ def test_benchmark_smoke(command, figures):
     assert result.returncode == 0, result.stderr[-3000:]
     for name in figures:
         assert name in result.stdout
+
+
+def test_the_expected_delay_table_in_the_docs_is_the_one_the_bench_computes():
+    table = subprocess.run(
+        [sys.executable, "-m", "bench.alert_quality", "--table"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert table.strip() in (ROOT / "docs/alerting.md").read_text()
