@@ -72,14 +72,16 @@ METRIC: Final = "metric"  # on RESPONSES only: nps, csat or ces
 HELP: Final = {
     NPS: "Net Promoter Score (-100..100) in the window",
     NPS_STANDARD_ERROR: "Standard error of the NPS in the window",
-    CSAT: "CSAT: satisfied (top-2-box) / all answers (0..1) in the window",
-    CES_MEAN: "Mean CES score in the window",
+    CSAT: "CSAT: satisfied (top-2-box by default, STREAMER_CSAT_SATISFIED_FROM) / all answers "
+    "(0..1) in the window",
+    CES_MEAN: "Mean CES score in the window, on STREAMER_CES_SCALE (1-7: higher is easier; 1-5: "
+    "lower is easier)",
     CES_AGREE_RATIO: "Share of CES answers agreeing it was easy (0..1) in the window",
     RESPONSES: "Answers in the window",
     PROMOTERS: "NPS promoters (9-10) in the window",
     PASSIVES: "NPS passives (7-8) in the window",
     DETRACTORS: "NPS detractors (0-6) in the window",
-    SATISFIED: "CSAT satisfied answers (top-2-box) in the window",
+    SATISFIED: "CSAT satisfied answers (top-2-box by default) in the window",
     CES_AGREE: "CES answers agreeing it was easy in the window",
     CES_POINTS: "Sum of CES scores in the window (mean = points / responses)",
     CES_POINTS_SQUARED: "Sum of squared CES scores in the window (for the variance)",

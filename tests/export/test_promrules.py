@@ -48,7 +48,16 @@ def test_the_example_rules_export_passes_promtool_and_names_what_it_leaves_out(t
 def test_every_score_and_selector_exports_to_valid_promql(tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(EVERY_SCORE)
-    exported = streamer("rules", "export", "--prometheus", str(rules), "--windows", "1h,24h")
+    exported = streamer(
+        "rules",
+        "export",
+        "--prometheus",
+        str(rules),
+        "--windows",
+        "1h,24h",
+        "--dimensions",
+        "channel",
+    )
     assert "SUCCESS: 7 rules found" in promtool_check(tmp_path, exported.stdout)
     expressions = {
         r["alert"]: r["expr"] for r in yaml.safe_load(exported.stdout)["groups"][0]["rules"]
@@ -166,7 +175,16 @@ SCORE_OF = {
 def test_every_kind_of_exported_rule_fires_where_the_worked_numbers_say(tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(EVERY_SCORE)
-    exported = streamer("rules", "export", "--prometheus", str(rules), "--windows", "1h,24h")
+    exported = streamer(
+        "rules",
+        "export",
+        "--prometheus",
+        str(rules),
+        "--windows",
+        "1h,24h",
+        "--dimensions",
+        "channel",
+    )
     (tmp_path / "alerts.yml").write_text(exported.stdout)
     expected = ""
     for alert, touchpoints in FIRING.items():
