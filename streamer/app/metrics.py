@@ -7,7 +7,7 @@ Counts are exported next to the scores so that PromQL can re-aggregate across to
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -52,35 +52,36 @@ class Readout(NamedTuple):
     estimates: dict[ScoreKind, Estimate | None]
 
 
-def readouts(board: Board, ces: CesPolicy, wanted: Selection | None = None) -> Iterator[Readout]:
-    """Every live series and window with its scores, or those ``wanted``: what /metrics and
-    /scores show."""
-    labels = tuple(w.label for w in board.timeline.windows)
-    return _readouts(board.series(), labels, ces, wanted)
-
-
-def _readouts(
-    series_totals: Iterable[tuple[SeriesKey, Sequence[Tally]]],
-    labels: Sequence[str],
-    ces: CesPolicy,
-    wanted: Selection | None = None,
-) -> Iterator[Readout]:
-    for series, totals in series_totals:
-        for window, tally in zip(labels, totals, strict=True):
-            if wanted and not selected(wanted, series, window):
-                continue
-            found = {kind: estimate(kind, tally, ces) for kind in KINDS[series.metric]}
-            yield Readout(series, window, tally, found)
-
-
 class ScoreSnapshot(NamedTuple):
-    """What a scrape of the scores reads, taken at once: tallies are immutable values, so the
-    families can be built from it away from the event loop."""
+    """What a read of the scores sees, taken at once on the event loop: tallies are immutable
+    values, so samples and rows can be built from it on another thread."""
 
     windows: tuple[str, ...]
     series: list[tuple[SeriesKey, tuple[Tally, ...]]]
     kept: int
     overflowed: int
+
+
+def snapshot(board: Board) -> ScoreSnapshot:
+    return ScoreSnapshot(
+        tuple(w.label for w in board.timeline.windows),
+        list(board.series()),
+        len(board.limiter),
+        board.limiter.overflowed,
+    )
+
+
+def readouts(
+    scores: ScoreSnapshot, ces: CesPolicy, wanted: Selection | None = None
+) -> Iterator[Readout]:
+    """Every live series and window with its scores, or those ``wanted``: what /metrics and
+    /scores show."""
+    for series, totals in scores.series:
+        for window, tally in zip(scores.windows, totals, strict=True):
+            if wanted and not selected(wanted, series, window):
+                continue
+            found = {kind: estimate(kind, tally, ces) for kind in KINDS[series.metric]}
+            yield Readout(series, window, tally, found)
 
 
 class ScoreCollector:
@@ -98,15 +99,9 @@ class ScoreCollector:
         return self.families(self.snapshot())
 
     def snapshot(self) -> ScoreSnapshot:
-        board = self._board
-        return ScoreSnapshot(
-            tuple(w.label for w in board.timeline.windows),
-            list(board.series()),
-            len(board.limiter),
-            board.limiter.overflowed,
-        )
+        return snapshot(self._board)
 
-    def families(self, snapshot: ScoreSnapshot) -> list[Metric]:
+    def families(self, scores: ScoreSnapshot) -> list[Metric]:
         families: dict[str, Metric] = {}
 
         def sample(name: str, labels: dict[str, str], value: float) -> None:
@@ -118,7 +113,7 @@ class ScoreCollector:
             # a copy per sample was a third of a scrape's time at 10,000 series.
             family.samples.append(Sample(name, labels, value))
 
-        for readout in _readouts(snapshot.series, snapshot.windows, self._scoring.ces):
+        for readout in readouts(scores, self._scoring.ces):
             labels = series_labels(readout.series, readout.window)
             sample(
                 names.RESPONSES,
@@ -136,9 +131,9 @@ class ScoreCollector:
                 sample(name + names.UPPER, labels, found.high)
                 if kind is ScoreKind.NPS:
                     sample(names.NPS_STANDARD_ERROR, labels, found.standard_error)
-        sample(names.SERIES, {}, snapshot.kept)
+        sample(names.SERIES, {}, scores.kept)
         overflow = Metric(names.SERIES_OVERFLOW, names.HELP[names.SERIES_OVERFLOW], "counter")
-        overflow.add_sample(names.total(names.SERIES_OVERFLOW), {}, snapshot.overflowed)
+        overflow.add_sample(names.total(names.SERIES_OVERFLOW), {}, scores.overflowed)
         return [*families.values(), overflow]
 
 

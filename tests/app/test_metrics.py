@@ -6,11 +6,11 @@ from collections import namedtuple
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from streamer.app.metrics import ScoreCollector, StateBytesCollector, consumer_lag
+from streamer.app.metrics import ScoreCollector, StateBytesCollector, consumer_lag, snapshot
 from streamer.app.selection import selection
 from streamer.app.settings import Settings
 from streamer.app.store import ChangelogSeal, StateStore
-from streamer.app.views import exposition, scores_snapshot
+from streamer.app.views import exposition, score_rows
 from streamer.core.board import Board
 from streamer.core.layout import Write
 from streamer.core.scales import Scoring
@@ -48,7 +48,7 @@ def test_nps_and_its_standard_error_from_the_definition():
 
 def test_the_scores_view_shows_the_same_numbers():
     board, _ = scraped()
-    [five_minutes] = [s for s in scores_snapshot(board, Scoring().ces) if s["window"] == "5m"]
+    [five_minutes] = [s for s in score_rows(snapshot(board), Scoring().ces) if s["window"] == "5m"]
     assert five_minutes["n"] == 5
     assert five_minutes["scores"]["nps"]["value"] == pytest.approx(40.0)
     assert five_minutes["touchpoint"] == "chat" and five_minutes["metric"] == "nps"
@@ -71,7 +71,7 @@ def test_the_scores_view_selects_series_by_their_labels():
     def rows(*pairs):
         return sorted(
             (r["metric"], r["touchpoint"], r.get("channel", ""), r["window"])
-            for r in scores_snapshot(board, ces, selection(pairs))
+            for r in score_rows(snapshot(board), ces, selection(pairs))
         )
 
     assert len(rows()) == 6 * 2  # 3 touchpoint series and 3 by channel, 2 windows each

@@ -13,13 +13,14 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from streamer.app.metrics import snapshot
 from streamer.app.selection import selection
 from streamer.app.settings import Settings
 from streamer.app.sinks.alertmanager import Alertmanager
 from streamer.app.sinks.dispatch import Dispatch
 from streamer.app.sinks.document import alert_document
 from streamer.app.sinks.http import Backoff, HttpSink, SinkMetrics
-from streamer.app.views import scores_snapshot
+from streamer.app.views import score_rows
 from streamer.core.alerting import Alert, AlertState, Status
 from streamer.core.board import Board
 from streamer.core.rules import Drop, Rule, Signal, Threshold, Verdict
@@ -476,7 +477,7 @@ def test_an_alerts_link_opens_the_scores_of_its_series_all_windows():
     alert = Alert(rule, series, Status.FIRING, 0, None, Verdict(Signal.BREACH, 1, 100.0))
     link = urlsplit(alert_document(alert, "http://w:6066")["generatorURL"])
     assert (link.netloc, link.path) == ("w:6066", "/scores")
-    rows = scores_snapshot(board, Scoring().ces, selection(parse_qsl(link.query)))
+    rows = score_rows(snapshot(board), Scoring().ces, selection(parse_qsl(link.query)))
     assert sorted((r["touchpoint"], r["channel"], r["window"]) for r in rows) == [
         ("check out & pay", "chat", "1h"),
         ("check out & pay", "chat", "5m"),
