@@ -1,11 +1,13 @@
 """Scores of a tally, each with its uncertainty. No answers means no score (None), never 0.
 
 - NPS = 100 (P - D) / n over -100..100, passives in n; standard error
-  100 sqrt(((p + d) - (p - d)^2) / n) with p, d the promoter and detractor shares; the 95%
-  interval is the normal one, clipped to the scale.
+  100 sqrt(((p + d) - (p - d)^2) / n) with p, d the promoter and detractor shares (exported as
+  it is defined); the 95% interval is the adjusted Wald interval of Rocks (2016), honest at
+  small n where the plain normal one is not (3 detractors of 3: [-100, 6.6], not [-100, -100]).
 - CSAT = satisfied / n over 0..1 with the Wilson 95% interval.
-- CES: the mean raw score with a normal 95% interval from the sample deviation (the whole scale
-  while n < 2, as one answer says nothing of the spread), and the agree share with Wilson.
+- CES: the mean raw score with Student's t 95% interval, mean ± t(0.975, n - 1) s / sqrt(n)
+  with s the sample deviation, clipped to the scale (the whole scale while n < 2, as one answer
+  says nothing of the spread), and the agree share with Wilson.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from streamer.core.scales import CesPolicy, Metric
-from streamer.core.stats import Z95, wilson_interval
+from streamer.core.stats import nps_adjusted_wald, t_quantile, wilson_interval
 from streamer.core.tally import CesTally, CsatTally, NpsTally, Tally
 
 
@@ -39,7 +41,8 @@ def nps(tally: NpsTally) -> Estimate | None:
     value = 100.0 * (tally.promoters - tally.detractors) / n
     # max(): rounding can leave a tiny negative variance when every answer is in one category.
     se = 100.0 * math.sqrt(max(0.0, (p + d) - (p - d) ** 2) / n)
-    return Estimate(value, max(-100.0, value - Z95 * se), min(100.0, value + Z95 * se), se, n)
+    low, high = nps_adjusted_wald(tally.promoters, tally.detractors, n)
+    return Estimate(value, low, high, se, n)
 
 
 def _proportion(successes: int, n: int) -> Estimate | None:
@@ -77,7 +80,8 @@ def ces_mean(tally: CesTally, policy: CesPolicy) -> Estimate | None:
     if deviation is None:
         return Estimate(mean, low, high, math.inf, n)
     se = deviation / math.sqrt(n)
-    return Estimate(mean, max(low, mean - Z95 * se), min(high, mean + Z95 * se), se, n)
+    half = t_quantile(0.975, n - 1) * se
+    return Estimate(mean, max(low, mean - half), min(high, mean + half), se, n)
 
 
 class ScoreKind(enum.StrEnum):

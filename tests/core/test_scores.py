@@ -1,3 +1,4 @@
+import itertools
 import math
 import statistics
 
@@ -7,7 +8,6 @@ from hypothesis import strategies as st
 
 from streamer.core import scores
 from streamer.core.scales import CesPolicy
-from streamer.core.stats import Z95
 from streamer.core.tally import CesTally, CsatTally, NpsTally
 from tests.core.strategies import ces_tallies, csat_tallies
 
@@ -81,7 +81,9 @@ def test_ces_mean_deviation_and_agree():
     assert mean.value == 5.5
     assert scores.ces_deviation(tally) == pytest.approx(math.sqrt(5 / 3))  # sample deviation
     assert mean.standard_error == pytest.approx(math.sqrt(5 / 3) / 2)
-    assert mean.low == pytest.approx(5.5 - Z95 * math.sqrt(5 / 3) / 2)
+    # Student's t(0.975, 3) = 3.1824 from a table (the normal 1.96 covered too little)
+    assert mean.low == pytest.approx(5.5 - 3.1824 * math.sqrt(5 / 3) / 2, abs=1e-4)
+    assert mean.high == 7.0  # 5.5 + 2.054 = 7.554, clipped to the scale
     assert agree.value == 0.75
 
 
@@ -116,3 +118,106 @@ def test_no_answers_means_no_score(score):
 def test_ces_deviation_of_a_constant_sample_is_exactly_zero(value, n):
     tally = CesTally(n=n + 1, total=value * (n + 1), total_sq=value * value * (n + 1), agree=0)
     assert scores.ces_deviation(tally) == 0.0
+
+
+def test_three_angry_answers_have_an_honest_interval_and_the_defined_standard_error():
+    estimate = scores.nps(NpsTally(detractors=3))
+    assert estimate is not None
+    # The plain normal interval was [-100, -100]: certainty from three answers. The adjusted
+    # Wald one (Rocks 2016) reaches 6.58 (worked in tests/core/test_stats.py).
+    assert (estimate.value, estimate.low) == (-100.0, -100.0)
+    assert estimate.high == pytest.approx(6.58, abs=0.01)
+    # The standard error stays the defined one, 100 sqrt(((p + d) - (p - d)^2) / n): 0 here.
+    assert estimate.standard_error == 0.0
+
+
+def _nps_coverage(n, promoters_share, detractors_share, interval):
+    """The exact probability that ``interval`` covers the true NPS, over every trinomial sample
+    of n answers (the limit of a simulation, without its sampling error)."""
+    passives_share = 1 - promoters_share - detractors_share
+    true_nps = 100 * (promoters_share - detractors_share)
+    covered = 0.0
+    for promoters in range(n + 1):
+        for detractors in range(n + 1 - promoters):
+            passives = n - promoters - detractors
+            probability = (
+                math.comb(n, promoters)
+                * math.comb(n - promoters, detractors)
+                * promoters_share**promoters
+                * detractors_share**detractors
+                * passives_share**passives
+            )
+            low, high = interval(NpsTally(promoters, passives, detractors))
+            covered += probability * (low <= true_nps <= high)
+    return covered
+
+
+def _plain_nps_interval(tally):
+    """The interval streamer used to publish: the normal one, NPS ± 1.96 SE, clipped."""
+    estimate = scores.nps(tally)
+    half = 1.959963984540054 * estimate.standard_error
+    return max(-100.0, estimate.value - half), min(100.0, estimate.value + half)
+
+
+def _published_nps_interval(tally):
+    estimate = scores.nps(tally)
+    return estimate.low, estimate.high
+
+
+# Coverage of the "95%" NPS interval, exactly (p = promoter share, d = detractor share).
+# Before (plain normal), (p, d) = (0.5, 0.2): 75% at n 3, 84% at n 5, 90% at n 10, 93.5% at n 30;
+# at (0.6, 0.1): 72%, 89%, 87%, 93%; one answer: 0%. After (adjusted Wald): 93% to 100% in every
+# cell below (3 answers of (0.3, 0.3): 73% before, 100% after).
+@pytest.mark.parametrize("n", [3, 5, 10, 30])
+@pytest.mark.parametrize("shares", [(0.5, 0.2), (0.6, 0.1), (0.3, 0.3), (0.55, 0.175), (0.2, 0.5)])
+def test_the_nps_interval_covers_the_true_nps_at_small_n(n, shares):
+    assert _nps_coverage(n, *shares, _published_nps_interval) >= 0.92
+
+
+def test_the_plain_normal_nps_interval_did_not():
+    assert _nps_coverage(3, 0.5, 0.2, _plain_nps_interval) < 0.76
+    assert _nps_coverage(1, 0.5, 0.2, _plain_nps_interval) == 0.0
+
+
+def _ces_mean_coverage(n, shares, interval):
+    """The exact probability that ``interval`` covers the true mean of CES scores 1..7 drawn
+    with ``shares``, over every sample of n answers (as a multiset, with its multinomial
+    probability)."""
+    true_mean = sum(score * share for score, share in enumerate(shares, start=1))
+    covered = 0.0
+    for sample in itertools.combinations_with_replacement(range(1, 8), n):
+        probability = float(math.factorial(n))
+        for score in range(1, 8):
+            count = sample.count(score)
+            probability *= shares[score - 1] ** count / math.factorial(count)
+        tally = CesTally(n=n, total=sum(sample), total_sq=sum(s * s for s in sample), agree=0)
+        low, high = interval(tally)
+        covered += probability * (low <= true_mean <= high)
+    return covered
+
+
+def _published_ces_interval(tally):
+    estimate = scores.ces_mean(tally, POLICY)
+    return estimate.low, estimate.high
+
+
+def _normal_ces_interval(tally):
+    """The interval streamer used to publish: mean ± 1.96 SE, clipped to the scale."""
+    estimate = scores.ces_mean(tally, POLICY)
+    half = 1.959963984540054 * estimate.standard_error
+    return max(1.0, estimate.value - half), min(7.0, estimate.value + half)
+
+
+# Two normal-ish distributions of 1-7 CES scores (means 4.53 and 4.0). Before (mean ± 1.96 SE):
+# 78% / 82% at n 3, 87.5% / 87% at n 5, 91.5% / 92% at n 10. After (Student's t): 94% to 96.5%.
+NORMALISH = [(0.03, 0.07, 0.15, 0.30, 0.25, 0.13, 0.07), (0.05, 0.1, 0.2, 0.3, 0.2, 0.1, 0.05)]
+
+
+@pytest.mark.parametrize("n", [3, 5, 10])
+@pytest.mark.parametrize("shares", NORMALISH)
+def test_the_ces_mean_t_interval_covers_the_true_mean(n, shares):
+    assert _ces_mean_coverage(n, shares, _published_ces_interval) >= 0.93
+
+
+def test_the_normal_ces_mean_interval_did_not():
+    assert _ces_mean_coverage(3, NORMALISH[0], _normal_ces_interval) < 0.8

@@ -119,18 +119,22 @@ TALLIES = {
 
 
 # Each bound worked by hand, with one-sided normal quantiles from a table: z(0.80) = 0.8416212,
-# z(0.90) = 1.2815516, z(0.95) = 1.6448536, z(0.99) = 2.3263479.
+# z(0.90) = 1.2815516, z(0.95) = 1.6448536, z(0.99) = 2.3263479, and Student's t(0.99, 49) =
+# 2.4048918.
 WORKED_BOUNDS = {
     # NPS 20/15/25 of 60 = -8.33333; per-answer variance 45/60 - (5/60)^2 = 0.743056, SE
-    # 100 sqrt(0.743056 / 60) = 11.12846; upper bound -8.33333 + 1.2815516 * 11.12846
+    # 100 sqrt(0.743056 / 60) = 11.12846; upper bound -8.33333 + 1.2815516 * 11.12846. The
+    # adjusted Wald bound (Rocks 2016), P' = 20.75/63, D' = 25.75/63, centre -7.93651, SE'
+    # 100 sqrt((46.5/63 - (5/63)^2) / 63) = 10.77774, is 5.875631: nearer the line, not the bound.
     "NpsLow": 5.928361,
     # CSAT 52/80 = 0.65, z^2 = 2.705543: Wilson centre (0.65 + 2.705543/160) / (1 + 2.705543/80)
     # = 0.666910 / 1.033819 = 0.645093, half width 1.6448536 sqrt(0.65 * 0.35/80 + 2.705543/25600)
     # / 1.033819 = 0.086408; upper bound
     "CsatLow": 0.731501,
     # CES mean 240/50 = 4.8, sample variance (1300 - 50 * 4.8^2) / 49 = 148/49 = 3.020408, SE
-    # sqrt(3.020408 / 50) = 0.245781; upper bound 4.8 + 2.3263479 * 0.245781
-    "CesHard": 5.371771,
+    # sqrt(3.020408 / 50) = 0.245781; upper bound 4.8 + 2.4048918 * 0.245781 (PromQL's expansion
+    # of t is within 2e-8 of the table's at 49 degrees of freedom)
+    "CesHard": 5.391076,
     # CES agree 31/50 = 0.62, z^2 = 0.708326: Wilson centre (0.62 + 0.708326/100)
     # / (1 + 0.708326/50) = 0.627083 / 1.014167 = 0.618324, half width 0.8416212
     # sqrt(0.62 * 0.38/50 + 0.708326/10000) / 1.014167 = 0.057392; lower bound
