@@ -1,7 +1,9 @@
 """Floods of hostile input and of new series through the real broker, and a burst of traffic."""
 
 import json
+import os
 import random
+import signal
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -160,7 +162,14 @@ def test_a_burst_builds_lag_that_is_exported_and_drains(bootstrap, topics, new_w
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        produce(bootstrap, topics.input, messages)  # as fast as the producer goes
+        # A burst faster than the worker, whatever else the machine runs: the worker is paused
+        # while it is published (on a loaded machine a plain burst was sometimes read as it
+        # came, and no lag ever showed).
+        os.kill(worker.process.pid, signal.SIGSTOP)
+        try:
+            produce(bootstrap, topics.input, messages)
+        finally:
+            os.kill(worker.process.pid, signal.SIGCONT)
         assert_scores_equal_truth([worker], events)
         wait_until(
             lambda: total(worker.metrics(), "streamer_consumer_lag") == 0, 60, "lag to drain"
