@@ -34,6 +34,8 @@ class History(Protocol):
 
     def total_between(self, low_ms: int, high_ms: int) -> Tally: ...
 
+    def first_start(self) -> int | None: ...
+
 
 def settled_until(now_ms: int, settle_ms: int, bucket_ms: int) -> int:
     """The end of the settled buckets: those that ended more than ``settle_ms`` before now.
@@ -74,7 +76,7 @@ class Drops:
         if start is None:
             window = next(w for w in self.timeline.windows if w.label == condition.window)
             start = self.timeline.bucket_range(window, now_ms)[0]
-        references = _References(self, rule, condition, history, totals, watched)
+        references = _References(self, rule, condition, history, totals, watched, now_ms)
         for bucket_start, tally in history.between(start, end):
             found = references.at(bucket_start)
             if found is not None:
@@ -130,7 +132,7 @@ class Drops:
             names = tuple(name for name, _ in other.dimensions)
             value = "/".join(value for _, value in other.dimensions)
             totals = dict(zip(labels, history.totals(), strict=True))
-            references = _References(self, rule, condition, history, totals, 1)
+            references = _References(self, rule, condition, history, totals, 1, now_ms)
             base, current = breakdowns.setdefault(names, ({}, {}))
             base[value] = references.baseline(end - bucket_ms)[0]
             current[value] = totals[condition.window]
@@ -161,20 +163,30 @@ class _References:
         history: History,
         totals: Mapping[str, Tally],
         watched: float,
+        now_ms: int,
     ) -> None:
         self._drops, self._rule, self._condition = drops, rule, condition
         self._history, self._totals, self._watched = history, totals, watched
+        self._now_ms = now_ms
         self._cache: dict[int, tuple[Reference, float] | None] = {}
 
     def baseline(self, bucket_start: int) -> tuple[Tally, int]:
-        """The baseline tally for a bucket, and the span of time it covers (ms)."""
+        """The baseline tally for a bucket, and the span of time it covers (ms): no more than
+        the series' history, so that the answer rate of a series younger than its baseline (a
+        new touchpoint, a new deploy) is not taken for a fraction of itself, which would set
+        its limit, and so its false-page rate, as if it had few answers."""
         condition, lengths = self._condition, self._drops.lengths
+        first = self._history.first_start()
         if isinstance(condition.baseline, str):
             tally = self._totals[condition.baseline] - self._totals[condition.window]  # type: ignore[operator]
-            return tally, lengths[condition.baseline] - lengths[condition.window]
+            span = lengths[condition.baseline] - lengths[condition.window]
+            if first is not None:
+                span = min(span, self._now_ms - lengths[condition.window] - first)
+            return tally, max(self._drops.timeline.bucket_ms, span)
         _, ranges = hour_slots(bucket_start, condition.baseline)
         parts = [self._history.total_between(low, high) for low, high in ranges]
-        return total(self._rule.score.metric, parts), condition.baseline.weeks * HOUR_MS
+        covered = [high for _, high in ranges if first is None or high > first]
+        return total(self._rule.score.metric, parts), max(1, len(covered)) * HOUR_MS
 
     def limit(self, baseline_n: int, span_ms: int) -> float:
         """The rule's budget, divided among the series watched, at this baseline's answer rate."""

@@ -202,6 +202,10 @@ class SeriesWindows:
             )
         return self._totals
 
+    def first_start(self) -> int | None:
+        """The start of the oldest bucket kept: how far back this series' history goes."""
+        return self._starts[0] if self._starts else None
+
     def between(self, low_ms: int, high_ms: int) -> list[tuple[int, Tally]]:
         """The buckets (at their tier's resolution) starting in ``[low_ms, high_ms)``, oldest
         first."""

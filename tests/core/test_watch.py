@@ -1,3 +1,5 @@
+import pytest
+
 from streamer.core.alerting import AlertState, Status, decode_state, encode_state
 from streamer.core.rules import Rule, Selector, Signal, Threshold, Verdict
 from streamer.core.scales import CesPolicy, Metric
@@ -35,6 +37,9 @@ class Fixed:
 
     def total_between(self, low_ms, high_ms):
         raise AssertionError("threshold rules read window sums only")
+
+    def first_start(self):
+        return None
 
 
 def watch():
@@ -235,3 +240,29 @@ def test_a_calendar_hour_in_a_half_hour_time_zone_is_read_exactly():
     paris = Calendar(4, "Europe/Paris")
     _, [(low, high), *_] = hour_slots(monday + 9 * HOUR + 5 * 60_000, paris)
     assert (low % HOUR, high - low) == (0, HOUR)
+
+
+def test_a_young_series_is_judged_at_its_own_answer_rate():
+    """A touchpoint one day old under a 7-day baseline has one day of answers, not a sixth of
+    the rate: its limit (how much evidence a page takes) is that of an old touchpoint answered
+    as often, not a laxer one that would page by chance six times as often."""
+    from streamer.core.rules import Drop
+
+    timeline = Timeline.parse("1m", "1h,7d")
+    rule = Rule("drop", ScoreKind.NPS, Drop("1h", "7d", 20, 86_400_000 * 91), min_responses=30)
+    now = 7 * 24 * 60 * 60_000
+    answers = []
+    for touchpoint, first_minute in (("old", 0), ("young", 6 * 24 * 60)):
+        for minute in range(first_minute, 7 * 24 * 60, 5):  # 2 answers every 5 minutes
+            for k in range(2):
+                score = (10, 9, 7, 2)[(minute // 5 + k) % 4]
+                at = minute * 60_000 + k
+                answers.append(_nps(len(answers), at, score, touchpoint=touchpoint))
+    board = _board_with(answers, timeline)
+    board.advance(now)
+    w = Watch([rule], timeline, CesPolicy())
+    limits = {}
+    for key, history in board.histories():
+        totals = dict(zip(["1h", "7d"], history.totals(), strict=True))
+        limits[key.touchpoint] = w.drops.verdict(rule, key, history, totals, 2, now).limit
+    assert limits["young"] == pytest.approx(limits["old"], abs=0.05)
