@@ -110,38 +110,35 @@ def test_a_worker_with_half_the_partitions_watches_half_the_false_alarm_budget()
     assert watch.share == 2 / PARTITIONS
 
 
-def test_a_state_of_another_layout_stops_the_worker_before_it_counts(monkeypatch):
-    table = Table()
-    table.data[b"an old layout's key"] = b"{}"
-    part, _, _, readiness = recovery(table, {0}, [])
-    exits = []
+@pytest.fixture
+def exits(monkeypatch):
+    """The exit codes the recovery stopped the worker with (os._exit, raising SystemExit)."""
+    codes = []
 
     def exit_now(code):
-        exits.append(code)
+        codes.append(code)
         raise SystemExit(code)
 
     monkeypatch.setattr(recovery_module.os, "_exit", exit_now)
+    return codes
+
+
+def test_a_state_of_another_layout_stops_the_worker_before_it_counts(exits):
+    table = Table()
+    table.data[b"an old layout's key"] = b"{}"
+    part, _, _, readiness = recovery(table, {0}, [])
     with pytest.raises(SystemExit):
         asyncio.run(part.recovered())
     assert exits == [EXIT_UNREADABLE_STATE] and not readiness.recovered
 
 
-def test_a_state_counted_with_another_ces_scale_stops_the_worker_naming_the_setting(
-    monkeypatch, caplog
-):
+def test_a_state_counted_with_another_ces_scale_stops_the_worker_naming_the_setting(exits, caplog):
     """The worker's Board counts with the settings' scoring (worker.py): a changed
     STREAMER_CES_SCALE finds state counted on 1-7 and stops with one critical line saying what
     to do, rather than mixing 1-7 and 1-5 answers in a 90-day window."""
     part, board, _, readiness = recovery(
         persisted(), {1}, [], scoring=Settings(ces_scale="1-5").scoring()
     )
-    exits = []
-
-    def exit_now(code):
-        exits.append(code)
-        raise SystemExit(code)
-
-    monkeypatch.setattr(recovery_module.os, "_exit", exit_now)
     with pytest.raises(SystemExit):
         asyncio.run(part.recovered())
     assert exits == [EXIT_UNREADABLE_STATE] and not readiness.recovered

@@ -59,19 +59,15 @@ def test_the_example_rules_export_passes_promtool_and_names_what_it_leaves_out(t
         assert f"streamer rules export: {said}" in exported.stderr
 
 
-def test_every_score_and_selector_exports_to_valid_promql(tmp_path):
+def export_every_score(tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(EVERY_SCORE)
-    exported = streamer(
-        "rules",
-        "export",
-        "--prometheus",
-        str(rules),
-        "--windows",
-        "1h,24h",
-        "--dimensions",
-        "channel",
-    )
+    windows, dimensions = ("--windows", "1h,24h"), ("--dimensions", "channel")
+    return streamer("rules", "export", "--prometheus", str(rules), *windows, *dimensions)
+
+
+def test_every_score_and_selector_exports_to_valid_promql(tmp_path):
+    exported = export_every_score(tmp_path)
     assert "SUCCESS: 8 rules found" in promtool_check(tmp_path, exported.stdout)
     expressions = {
         r["alert"]: r["expr"] for r in yaml.safe_load(exported.stdout)["groups"][0]["rules"]
@@ -221,35 +217,35 @@ SCORE_OF = {
 
 
 def test_every_kind_of_exported_rule_fires_where_the_worked_numbers_say(tmp_path):
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(EVERY_SCORE)
-    exported = streamer(
-        "rules",
-        "export",
-        "--prometheus",
-        str(rules),
-        "--windows",
-        "1h,24h",
-        "--dimensions",
-        "channel",
-    )
-    (tmp_path / "alerts.yml").write_text(exported.stdout)
+    exported = export_every_score(tmp_path)
+    firing = {
+        (alert, SCORE_OF[alert]): [
+            (touchpoint, ", channel: voice" if alert == "CheckoutChannels" else "")
+            for touchpoint in touchpoints
+        ]
+        for alert, touchpoints in FIRING.items()
+    }
+    assert_promtool_fires(tmp_path, exported.stdout, WORKED_SERIES, firing)
+
+
+def assert_promtool_fires(tmp_path, alerts, series, firing):
+    """promtool fires the exported ``alerts`` on ``series`` exactly as ``firing`` says:
+    (alert, score) -> [(touchpoint, extra labels)]."""
+    (tmp_path / "alerts.yml").write_text(alerts)
     expected = ""
-    for alert, touchpoints in FIRING.items():
-        score = SCORE_OF[alert]
+    for (alert, score), where in firing.items():
         expected += f"      - eval_time: 2m\n        alertname: {alert}\n        exp_alerts:\n"
-        for touchpoint in touchpoints:
-            channel = ", channel: voice" if alert == "CheckoutChannels" else ""
+        for touchpoint, extra in where:
             expected += (
                 f"          - exp_labels: {{severity: warning, score: {score}, window: 1h,"
-                f" touchpoint: {touchpoint}{channel}}}\n"
+                f" touchpoint: {touchpoint}{extra}}}\n"
                 f"            exp_annotations: {{summary: {score} 1h for {touchpoint} breaches"
                 f" rule {alert}}}\n"
             )
     test = tmp_path / "alerts_test.yml"
     test.write_text(
         "rule_files: [alerts.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n"
-        "    input_series:\n" + WORKED_SERIES + "    alert_rule_test:\n" + expected
+        "    input_series:\n" + series + "    alert_rule_test:\n" + expected
     )
     checked = subprocess.run(
         ["promtool", "test", "rules", str(test)], capture_output=True, text=True
@@ -286,7 +282,6 @@ def test_the_export_fires_exactly_where_the_worker_breaches(tmp_path):
     rules_path.write_text(EQUIVALENCE_RULES)
     rules = read_rules(str(rules_path), {"1h": 3_600_000})
     exported = streamer("rules", "export", "--prometheus", str(rules_path), "--windows", "1h")
-    (tmp_path / "alerts.yml").write_text(exported.stdout)
     rng = random.Random(7)
     series, firing = "", {rule.name: [] for rule in rules}
     for i in range(60):
@@ -312,23 +307,9 @@ def test_the_export_fires_exactly_where_the_worker_breaches(tmp_path):
                 firing[rule.name].append(touchpoint)
     print(firing)
     assert all(2 <= len(touchpoints) <= 55 for touchpoints in firing.values()), firing
-    expected = ""
-    for rule in rules:
-        expected += f"      - eval_time: 2m\n        alertname: {rule.name}\n        exp_alerts:\n"
-        for touchpoint in firing[rule.name]:
-            score = rule.score.value
-            expected += (
-                f"          - exp_labels: {{severity: warning, score: {score}, window: 1h,"
-                f" touchpoint: {touchpoint}}}\n"
-                f"            exp_annotations: {{summary: {score} 1h for {touchpoint} breaches"
-                f" rule {rule.name}}}\n"
-            )
-    test = tmp_path / "alerts_test.yml"
-    test.write_text(
-        "rule_files: [alerts.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n"
-        "    input_series:\n" + series + "    alert_rule_test:\n" + expected
+    assert_promtool_fires(
+        tmp_path,
+        exported.stdout,
+        series,
+        {(r.name, r.score.value): [(tp, "") for tp in firing[r.name]] for r in rules},
     )
-    checked = subprocess.run(
-        ["promtool", "test", "rules", str(test)], capture_output=True, text=True
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
