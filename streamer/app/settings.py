@@ -7,9 +7,11 @@ once, each under the environment variable that set it, and the texts that need p
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,7 +95,9 @@ class Settings(BaseSettings):
     ces_scale: str = Field("1-7", description="1-7 (agree 5-7) or 1-5 (low effort is good, 1-2)")
     csat_satisfied_from: str = "1-5:4,1-7:6,1-10:9"
     max_event_bytes: int = Field(65_536, ge=256, le=16_777_216)
-    dlq_value_max_bytes: int = Field(4_096, ge=0, le=1_048_576)
+    # At most 700,000: base64 makes it 933,336 bytes, under Kafka's default 1 MB record limit
+    # with the dead letter's other fields.
+    dlq_value_max_bytes: int = Field(4_096, ge=0, le=700_000)
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65_535)
     web_config_file: str | None = None
@@ -277,10 +281,48 @@ def _parse_timeline(bucket: str, windows: str, grace: str) -> Timeline:
         raise
 
 
+NOT_SETTINGS = frozenset(
+    {"STREAMER_RUN_DIR", "STREAMER_DEMO_RATE", "STREAMER_DEMO_DROP", "STREAMER_SOAK"}
+)
+"""STREAMER_* variables that ``make run`` and the tests read, not the worker."""
+
+_SERVICE_LINK = re.compile(
+    r"_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_\w+)?)?)$"
+)
+"""The variables Kubernetes sets for each Service of the namespace (a Service named
+"streamer-db" gives STREAMER_DB_SERVICE_HOST, STREAMER_DB_PORT_5432_TCP, ...)."""
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A problem for each STREAMER_* variable that names no setting (a typo would otherwise be
+    ignored and its default used: STREAMER_WINDOW=90d leaves the windows at their default), and
+    for each KAFKA_* one close to a KAFKA_ setting (others may be another program's), with the
+    setting meant when one is close."""
+    streamer = {f"STREAMER_{name.upper()}" for name in Settings.model_fields if name != "kafka"}
+    kafka = {f"KAFKA_{name.upper()}" for name in KafkaSettings.model_fields}
+    problems = []
+    for name in sorted(environ):
+        if name.startswith("STREAMER_"):
+            if name in streamer or name in NOT_SETTINGS or _SERVICE_LINK.search(name):
+                continue
+            close = difflib.get_close_matches(name, streamer, n=1)
+        elif name.startswith("KAFKA_") and name not in kafka:
+            close = difflib.get_close_matches(name, kafka, n=1, cutoff=0.75)
+            close = close or [known for known in kafka if name.startswith(known + "_")]
+            if not close:
+                continue
+        else:
+            continue
+        meant = f": did you mean {close[0]}?" if close else ""
+        problems.append(f"{name}: not a setting, so it would be ignored{meant}")
+    return problems
+
+
 def load_settings(**overrides: Any) -> Settings:
     """The settings from the environment (``overrides`` win, as command-line options do); raises
-    SettingsError naming the environment variable of every problem found."""
-    problems: list[str] = []
+    SettingsError naming the environment variable of every problem found, an unknown one
+    included."""
+    problems = unknown_variables(os.environ)
     try:
         kafka = KafkaSettings()
     except ValidationError as error:

@@ -130,3 +130,21 @@ def test_the_kafka_password_stays_out_of_the_settings_text():
     kafka = KafkaSettings(security_protocol="SASL_SSL", sasl_password="s3cret")
     settings = Settings(kafka=kafka)
     assert "s3cret" not in str(settings) and "s3cret" not in repr(settings)
+
+
+def test_a_misspelled_setting_is_refused_with_the_one_meant(monkeypatch):
+    """pydantic-settings ignores names it does not know: a typo would leave the default in
+    force, silently."""
+    monkeypatch.setenv("STREAMER_WINDOW", "90d")
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka:9092")
+    # Another program's KAFKA_* and the variables Kubernetes sets for a Service are not ours.
+    monkeypatch.setenv("KAFKA_HEAP_OPTS", "-Xmx1g")
+    monkeypatch.setenv("STREAMER_DB_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("STREAMER_DB_PORT_5432_TCP", "tcp://10.0.0.1:5432")
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert refused.value.problems == [
+        "KAFKA_BOOTSTRAP_SERVERS: not a setting, so it would be ignored: did you mean "
+        "KAFKA_BOOTSTRAP?",
+        "STREAMER_WINDOW: not a setting, so it would be ignored: did you mean STREAMER_WINDOWS?",
+    ]

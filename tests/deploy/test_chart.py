@@ -162,6 +162,9 @@ def test_pods_run_non_root_read_only_without_capabilities():
     assert env["STREAMER_DATA_DIR"] == "/var/lib/streamer"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # No STREAMER_* variables from the namespace's Services: the worker refuses names it does
+    # not know, and would misread STREAMER_WEB_PORT=tcp://... from a Service "streamer-web".
+    assert pod["enableServiceLinks"] is False
 
 
 def test_image_defaults_to_the_chart_app_version_never_latest():

@@ -35,3 +35,17 @@ def test_csv_rows_become_objects_with_integer_scores(tmp_path: Path):
     assert (
         rows[1][1]["score"] == "4.5" and rows[1][1]["channel"] == "web"
     )  # left for the worker to reject
+
+
+def test_a_csv_saved_by_excel_reads_and_odd_scores_go_to_the_decoder(tmp_path: Path):
+    """Excel starts a UTF-8 CSV with a byte order mark, which would become part of the first
+    column's name (every row then lacks event_id); a score that only looks like digits to
+    str.isdigit ('³', '--5') is left as text for the decoder to reject, not a crash."""
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "event_id,touchpoint,score\ne1,checkout,9\ne2,checkout,³\ne3,checkout,--5\n",
+        encoding="utf-8-sig",
+    )
+    rows = [json.loads(value) for _, value in read_events(path)]
+    assert [row["event_id"] for row in rows] == ["e1", "e2", "e3"]
+    assert [row["score"] for row in rows] == [9, "³", "--5"]
