@@ -197,6 +197,8 @@ def test_pod_disruption_budget_selects_the_workers():
     pdb = rendered["PodDisruptionBudget"]
     pod_labels = rendered["StatefulSet"]["spec"]["template"]["metadata"]["labels"]
     assert selects(pdb["spec"]["selector"], pod_labels)
+    # Unready while Kafka is down, yet evictable: a broker outage must not block node drains.
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     off = copy.deepcopy(DEFAULTS)
     off["podDisruptionBudget"]["enabled"] = False
     assert "PodDisruptionBudget" not in by_kind(render(off))
