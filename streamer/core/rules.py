@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from streamer.core import scores
 from streamer.core.scales import CesPolicy
 from streamer.core.scores import ScoreKind, estimate
-from streamer.core.series import SeriesKey
+from streamer.core.series import OTHER, SeriesKey
 from streamer.core.stats import nps_adjusted_wald, one_sided_z, t_quantile, wilson_interval
 from streamer.core.tally import CesTally, CsatTally, NpsTally, Tally
 
@@ -98,7 +98,9 @@ class Drop:
 class Selector:
     """Which series a rule watches. No touchpoints means every touchpoint; no dimensions means
     the touchpoint series only; dimensions select breakdown series with exactly those names,
-    optionally restricted to some values (an empty value set means any value)."""
+    optionally restricted to some values (an empty value set means any value). The series
+    beyond the cap (``__other__``, a mix of many touchpoints or values) are watched only by a
+    rule that names them: a page "for __other__" would point at no one."""
 
     touchpoints: frozenset[str] = frozenset()
     dimensions: tuple[tuple[str, frozenset[str]], ...] = ()
@@ -106,10 +108,12 @@ class Selector:
     def matches(self, key: SeriesKey) -> bool:
         if self.touchpoints and key.touchpoint not in self.touchpoints:
             return False
+        if key.touchpoint == OTHER and not self.touchpoints:
+            return False
         if tuple(name for name, _ in key.dimensions) != tuple(name for name, _ in self.dimensions):
             return False
         return all(
-            not allowed or value in allowed
+            value in allowed if allowed else value != OTHER
             for (_, value), (_, allowed) in zip(key.dimensions, self.dimensions, strict=True)
         )
 

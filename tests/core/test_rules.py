@@ -181,6 +181,19 @@ def test_a_bound_is_never_on_the_wrong_side_of_the_point_estimate(tally, line, c
             SeriesKey(Metric.NPS, "c", (("channel", "web"),)),
             False,
         ),
+        # The overflow series mix many touchpoints or values: only a rule naming them pages.
+        (Selector(), SeriesKey(Metric.NPS, "__other__"), False),
+        (Selector(frozenset({"__other__"})), SeriesKey(Metric.NPS, "__other__"), True),
+        (
+            Selector(dimensions=(("agent_id", frozenset()),)),
+            SeriesKey(Metric.NPS, "c", (("agent_id", "__other__"),)),
+            False,
+        ),
+        (
+            Selector(dimensions=(("agent_id", frozenset({"__other__"})),)),
+            SeriesKey(Metric.NPS, "c", (("agent_id", "__other__"),)),
+            True,
+        ),
     ],
 )
 def test_selectors(selector, key, matches):
