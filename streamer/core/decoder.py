@@ -145,6 +145,12 @@ class Decoder:
         score = doc.get("score")
         if score is None:
             raise _fail(Reason.MISSING_FIELD, "score is required")
+        if type(score) is float and _written_as_integer(raw):
+            # orjson reads an integer beyond 64 bits as a float: it was written as an integer.
+            raise _fail(
+                Reason.SCORE_OUT_OF_RANGE,
+                f"score {score:.0e} (an integer beyond 64 bits) is outside {metric} scale {scale}",
+            )
         if type(score) is not int:
             raise _fail(Reason.BAD_TYPE, f"score must be an integer, got {_json_kind(score)}")
         if not scale.low <= score <= scale.high:
@@ -203,6 +209,15 @@ def _text(doc: dict[str, object], name: str, max_chars: int, required: bool = Fa
             Reason.BAD_LENGTH, f"{name} must be {low} to {max_chars} characters, got {len(value)}"
         )
     return value
+
+
+def _written_as_integer(raw: bytes) -> bool:
+    """Whether the document's score is an integer literal (the standard library keeps one of
+    any size an int)."""
+    try:
+        return type(json.loads(raw).get("score")) is int
+    except (ValueError, AttributeError):
+        return False
 
 
 def _json_kind(value: object) -> str:

@@ -93,7 +93,8 @@ _ABSENT = object()
         (_with(score=11), Reason.SCORE_OUT_OF_RANGE),
         (_with(score=-1), Reason.SCORE_OUT_OF_RANGE),
         (_with(score=2**64 - 1), Reason.SCORE_OUT_OF_RANGE),
-        (_with(score=10**30), Reason.BAD_TYPE),  # beyond 64 bits orjson gives a float
+        (_with(score=10**30), Reason.SCORE_OUT_OF_RANGE),  # an integer, though orjson reads a float
+        (_with(score=1e30), Reason.BAD_TYPE),  # written as a float
         (_with(scale="1-5"), Reason.UNSUPPORTED_SCALE),  # NPS is 0-10 only
         (_with(metric="csat", score=3, scale="0-10"), Reason.UNSUPPORTED_SCALE),
         (_with(metric="csat", score=6, scale="1-5"), Reason.SCORE_OUT_OF_RANGE),

@@ -37,7 +37,8 @@ def malformed(i, now):
     if kind == 3:
         return json.dumps(event).replace('"score": 9', '"score": -Infinity').encode(), "not_json"
     if kind == 4:
-        return json.dumps({**event, "score": 10**30}).encode(), "bad_type"  # read as a float
+        # An integer beyond 64 bits (orjson reads it as a float): out of range, not a float.
+        return json.dumps({**event, "score": 10**30}).encode(), "score_out_of_range"
     if kind == 5:
         return json.dumps({**event, "score": 2**63 - 1}).encode(), "score_out_of_range"
     if kind == 6:
