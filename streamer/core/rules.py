@@ -163,6 +163,9 @@ class Verdict:
     """Start of the run of answers behind a drop's evidence, their number and score."""
     run_n: int | None = None
     run_value: float | None = None
+    bound: float | None = None
+    """A threshold's one-sided bound at the rule's confidence: what is compared with the line
+    (``low``/``high`` are the two-sided 95% interval shown beside the score)."""
 
 
 def evaluate_threshold(rule: Rule, totals: Mapping[str, Tally], ces: CesPolicy) -> Verdict:
@@ -198,7 +201,7 @@ def evaluate_threshold(rule: Rule, totals: Mapping[str, Tally], ces: CesPolicy) 
             if value <= clear
             else Signal.HOLD
         )
-    return Verdict(signal, current.n, value, current.low, current.high)
+    return Verdict(signal, current.n, value, current.low, current.high, bound=sure_side)
 
 
 def bound(

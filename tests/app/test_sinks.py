@@ -433,6 +433,11 @@ def test_threshold_summary():
     assert (
         document["annotations"]["summary"] == "CSAT 24h for billing is 71.0% (n=200), below 80.0%"
     )
+    # What the page rests on: the one-sided bound at the rule's confidence, not interval_95.
+    evidence = replace(alert, verdict=Verdict(Signal.BREACH, 200, 0.71, bound=0.764))
+    assert alert_document(evidence, "http://w")["annotations"]["evidence"] == (
+        "upper bound 76.4% at 95% confidence"
+    )
     assert "endsAt" not in document
 
 

@@ -49,6 +49,8 @@ def alert_document(
             annotations["baseline_n"] = str(verdict.baseline_n)
         if verdict.statistic is not None and verdict.limit is not None:
             annotations["evidence"] = f"{verdict.statistic:.1f} of {verdict.limit:.1f}"
+        if verdict.bound is not None and isinstance(rule.condition, Threshold):
+            annotations["evidence"] = _sure(rule.condition, fmt(verdict.bound))
         if verdict.since_ms is not None and verdict.run_value is not None:
             annotations["since"] = format_timestamp_ms(verdict.since_ms)
             annotations["since_value"] = f"{fmt(verdict.run_value)} (n={verdict.run_n})"
@@ -75,6 +77,13 @@ def alert_document(
     if alert.status is Status.RESOLVED and alert.ends_at_ms is not None:
         document["endsAt"] = format_timestamp_ms(alert.ends_at_ms)
     return document
+
+
+def _sure(condition: Threshold, bound: str) -> str:
+    """What a threshold page rests on: its one-sided bound at the rule's confidence (the
+    interval_95 beside it is two-sided, and may straddle the line at 95%)."""
+    side = "upper" if condition.below is not None else "lower"
+    return f"{side} bound {bound} at {condition.confidence:.0%} confidence"
 
 
 def summary(alert: Alert, name: str, where: str) -> str:
