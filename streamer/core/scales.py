@@ -79,6 +79,12 @@ class CsatPolicy:
         for scale, threshold in self.satisfied_from:
             if threshold not in scale:
                 raise ValueError(f"CSAT satisfied-from {threshold} is outside the scale {scale}")
+            if threshold <= scale.low + 1:
+                # An answer would be both satisfied and in the bottom-2 box of the follow-ups.
+                raise ValueError(
+                    f"CSAT satisfied-from {threshold} is in the dissatisfied bottom-2 box "
+                    f"({scale.low}-{scale.low + 1}) of the scale {scale}"
+                )
 
     def threshold(self, scale: Scale) -> int | None:
         for accepted, threshold in self.satisfied_from:
