@@ -58,4 +58,5 @@ class Consumer(Protocol):
 
 
 Flush = Callable[[], Awaitable[None]]
-"""The producer's flush: what was sent soon is in Kafka when it returns."""
+"""Sends what was sent soon: Faust's producer flush, which may return before all of it is
+acknowledged; ``streamer.app.outbox.Outbox.delivered`` returns once it is."""

@@ -3,8 +3,9 @@
 The local broker (Tansu 0.6.0) reports a partition's end offset as the base offset of its
 last record batch + 1, so Faust's recovery, which reads up to the end offset, misses the rest
 of a multi-record last batch. ``ChangelogSeal`` keeps the last batch a single record: after a
-round of writes it flushes, appends one sentinel tombstone to each partition written, and
-flushes again. On Apache Kafka it costs one tiny record per partition per processed batch.
+round of writes it waits until they are acknowledged (``Outbox.delivered``), appends one
+sentinel tombstone to each partition written, and waits for those. On Apache Kafka it costs
+one tiny record per partition per processed batch.
 
 Scoring state is written at each commit as the Board's ``flush`` says (``streamer.core.ledger``:
 log records, snapshots, deletions), each record to the changelog partition of its source.

@@ -15,11 +15,13 @@ it; the Board and the alert states are rebuilt from the tables after every recov
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
 
 import faust
+from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry
 
 from streamer.app import application
@@ -37,6 +39,7 @@ from streamer.app.metrics import (
     WorkerMetrics,
     consumer_lag,
 )
+from streamer.app.outbox import Outbox
 from streamer.app.readiness import BrokerProbe, Readiness
 from streamer.app.recovery import Recovery
 from streamer.app.repartition import Router
@@ -86,19 +89,25 @@ class Worker:
         app.streamer_before_start = lambda: ensure_topics(s)
         self.readiness = Readiness(lambda: bool(app.rebalancing))
 
-        seal = ChangelogSeal(app.producer.flush)  # the broker's end-offset quirk: see store.py
+        # What a commit waits for: every record sent since, acknowledged (see outbox.py).
+        outbox = Outbox(app.producer.flush, s.session_timeout_s)
+        seal = ChangelogSeal(outbox.delivered)  # the broker's end-offset quirk: see store.py
         store = StateStore(
-            application.changelog_table(app, config, BUCKETS_TABLE), seal, config.partitions
+            outbox.table(application.changelog_table(app, config, BUCKETS_TABLE)),
+            seal,
+            config.partitions,
         )
-        alert_store = AlertStore(application.changelog_table(app, config, ALERTS_TABLE), seal)
+        alert_store = AlertStore(
+            outbox.table(application.changelog_table(app, config, ALERTS_TABLE)), seal
+        )
         self.batches = Batches(
             self.board,
             Decoder(config.scoring, s.limits()),
-            application.output_topic(app, s.dlq_topic),
+            outbox.topic(application.output_topic(app, s.dlq_topic)),
             WorkerMetrics(self.registry),
             wall_clock_ms,
             s.dlq_value_max_bytes,
-            follow_ups=application.output_topic(app, s.detractors_topic)
+            follow_ups=outbox.topic(application.output_topic(app, s.detractors_topic))
             if s.detractors_topic
             else None,
             scoring=config.scoring,
@@ -107,9 +116,11 @@ class Worker:
         router = Router(
             s.input_topic,
             config.partitions,
-            application.counted_topic(app, config.repartition_topic, config.partitions),
+            outbox.topic(
+                application.counted_topic(app, config.repartition_topic, config.partitions)
+            ),
             self.batches.process,
-            app.producer.flush,
+            outbox.delivered,
             self.registry,
             s.max_series,
         )
@@ -212,7 +223,10 @@ def _connect(
     @app.timer(config.settings.tick_s)
     async def tick() -> None:
         alerts.tick(wall_clock_ms())
-        await seal()
+        # Alert states wait for no offsets: what is not acknowledged yet is awaited again by
+        # the next seal (the intake's commit says so when it has to wait).
+        with contextlib.suppress(TimeoutError, KafkaError):
+            await seal()
         await intake.commit_due()
 
     if dispatch.alertmanagers:

@@ -266,3 +266,34 @@ def test_commits_wait_for_the_interval_and_a_timer_makes_the_late_one():
         "seal",
         ("commit", {TP("input", 0): 3}),
     ]
+
+
+def test_offsets_wait_for_the_state_to_be_acknowledged():
+    """A commit whose records are not acknowledged in time commits no offset; the next one,
+    once they are, commits them all."""
+
+    async def scenario():
+        log, acknowledged = [], [False, True]
+
+        async def seal():
+            if not acknowledged.pop(0):
+                raise TimeoutError("3 records not acknowledged within 10 s")
+
+        async def commit(positions):
+            log.append(positions)
+            return True
+
+        intake = Intake(
+            {"input"}, lambda batch: None, lambda: None, seal, commit, unexpected_seek, 100
+        )
+        await intake.open({0})
+        await intake.wrap(lambda: asyncio.sleep(0, fetch("input", 0, [4, 5])))()
+        runner = asyncio.create_task(intake.run())
+        await asyncio.sleep(0.01)
+        before = list(log)
+        await intake.commit_due()
+        runner.cancel()
+        return before, log
+
+    before, after = run(scenario)
+    assert before == [] and after == [{TP("input", 0): 6}]

@@ -1,0 +1,84 @@
+"""What the worker sends without waiting, awaited before input offsets are committed.
+
+Faust's ``send_soon`` and a table's ``send_changelog`` buffer a record and return a future
+that resolves when the broker acknowledges it, or fails. Faust's producer flush is no proof of
+that: it stops waiting once a record has taken 0.1 s to leave its buffer (aiokafka holds a
+partition's next batch while the previous one is in flight, as for a 256 KB snapshot chunk)
+and returns with records still buffered. So every such future is kept here, and a commit
+waits for all of them: the offsets of a batch are committed only once its state records,
+re-published answers, dead letters and follow-ups are acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, cast
+
+from streamer.app.seams import Flush, Table, Topic
+
+
+class Outbox:
+    def __init__(self, flush: Flush, timeout_s: float) -> None:
+        self._flush = flush
+        self._timeout_s = timeout_s
+        self._pending: list[asyncio.Future[Any]] = []
+
+    def sent(self, future: object) -> None:
+        self._pending.append(asyncio.ensure_future(cast(Awaitable[Any], future)))
+
+    def topic(self, topic: Topic) -> Topic:
+        """``topic``, whose records are awaited by ``delivered``."""
+        return _Topic(topic, self)
+
+    def table(self, table: Table) -> Table:
+        """``table``, whose changelog records are awaited by ``delivered``."""
+        return _Table(table, self)
+
+    async def delivered(self) -> None:
+        """Every record sent so far is acknowledged. Raises the error a record failed with
+        (after the producer's own retries), or TimeoutError when some are not acknowledged
+        within the timeout: those are awaited again next time (never cancelled: they are
+        Faust's own futures)."""
+        await self._flush()
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        _, undone = await asyncio.wait(pending, timeout=self._timeout_s)
+        self._pending = [f for f in pending if f in undone] + self._pending
+        for future in pending:
+            if future.done() and not future.cancelled() and future.exception() is not None:
+                raise cast(BaseException, future.exception())
+        if undone:
+            raise TimeoutError(
+                f"{len(undone)} records not acknowledged within {self._timeout_s:g} s"
+            )
+
+
+class _Topic:
+    def __init__(self, topic: Topic, outbox: Outbox) -> None:
+        self._topic = topic
+        self._outbox = outbox
+
+    def send_soon(self, **record: Any) -> object:
+        future = self._topic.send_soon(**record)
+        self._outbox.sent(future)
+        return future
+
+
+class _Table:
+    def __init__(self, table: Table, outbox: Outbox) -> None:
+        self._table = table
+        self._outbox = outbox
+
+    @property
+    def data(self) -> MutableMapping[bytes, bytes]:
+        return self._table.data
+
+    def send_changelog(self, partition: int, key: bytes, value: bytes | None) -> object:
+        future = self._table.send_changelog(partition, key, value)
+        self._outbox.sent(future)
+        return future
+
+    def on_recover(self, callback: Callable[[], Awaitable[None]]) -> object:
+        return self._table.on_recover(callback)

@@ -1,0 +1,98 @@
+"""A commit waits until everything sent since is acknowledged, whatever Faust's flush says."""
+
+import asyncio
+
+import pytest
+from aiokafka.errors import KafkaTimeoutError
+
+from streamer.app.outbox import Outbox
+
+
+class SlowTopic:
+    """A topic whose records are acknowledged when the test says so."""
+
+    def __init__(self):
+        self.futures = []
+
+    def send_soon(self, **record):
+        future = asyncio.get_running_loop().create_future()
+        self.futures.append(future)
+        return future
+
+
+def run(scenario):
+    return asyncio.run(scenario())
+
+
+async def nothing():
+    pass
+
+
+def test_delivered_waits_for_every_acknowledgement_not_for_the_flush():
+    """Faust's flush returns with records still buffered (after 0.1 s on one held back): the
+    offsets must wait for the records' own acknowledgements."""
+
+    async def scenario():
+        outbox = Outbox(nothing, timeout_s=5)
+        topic = SlowTopic()
+        outbox.topic(topic).send_soon(key=b"k", value=b"1")
+        outbox.topic(topic).send_soon(key=b"k", value=b"2")
+        waiting = asyncio.create_task(outbox.delivered())
+        await asyncio.sleep(0.01)
+        topic.futures[0].set_result("acked")
+        await asyncio.sleep(0.01)
+        half = waiting.done()
+        topic.futures[1].set_result("acked")
+        await waiting
+        return half
+
+    assert run(scenario) is False
+
+
+def test_what_is_not_acknowledged_in_time_is_awaited_again_and_a_failure_is_raised():
+    async def scenario():
+        outbox = Outbox(nothing, timeout_s=0.05)
+        topic = SlowTopic()
+        outbox.topic(topic).send_soon(value=b"slow")
+        with pytest.raises(TimeoutError):
+            await outbox.delivered()
+        later = asyncio.create_task(outbox.delivered())
+        await asyncio.sleep(0.01)
+        still_waiting = not later.done()
+        topic.futures[0].set_result("acked")
+        await later
+        outbox.topic(topic).send_soon(value=b"lost")
+        topic.futures[1].set_exception(KafkaTimeoutError())
+        with pytest.raises(KafkaTimeoutError):
+            await outbox.delivered()
+        await outbox.delivered()  # the failure was reported once, not for ever
+        return still_waiting
+
+    assert run(scenario) is True
+
+
+def test_a_tables_changelog_records_are_awaited_and_its_data_is_the_tables():
+    class Table:
+        def __init__(self):
+            self.data = {b"k": b"v"}
+            self.future = None
+
+        def send_changelog(self, partition, key, value):
+            self.future = asyncio.get_running_loop().create_future()
+            return self.future
+
+        def on_recover(self, callback):
+            return callback
+
+    async def scenario():
+        outbox = Outbox(nothing, timeout_s=0.05)
+        table = Table()
+        tracked = outbox.table(table)
+        tracked.send_changelog(0, b"k", b"v")
+        with pytest.raises(TimeoutError):
+            await outbox.delivered()
+        table.future.set_result("acked")
+        await outbox.delivered()
+        return tracked.data, tracked.on_recover(nothing)
+
+    assert run(scenario) == ({b"k": b"v"}, nothing)
