@@ -120,6 +120,13 @@ class Journal:
         flush writes a snapshot."""
         self._keys_by_id: dict[int, SeriesKey] = {}
         """Series by id while restoring."""
+        self._forgotten: set[int] = set()
+        """Ids of series forgotten since the last log record: their pending tallies are of
+        expired buckets, and their definitions are no longer written."""
+        self._log_unit_ms = timeline.bucket_ms
+        """The bucket size of the persisted header, which log records count buckets in: the
+        configured one once a header of it is written (a crash between a log record and the
+        header after it must leave the record readable with the header before it)."""
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -148,8 +155,11 @@ class Journal:
         pending[key] = list(counts) if kept is None else list(map(add, kept, counts))
 
     def forget(self, series: SeriesKey) -> None:
-        """A series whose buckets all expired: its id is not reused."""
-        self.ids.pop(series, None)
+        """A series whose buckets all expired: its id is not reused, and what it counted since
+        the last log record (into buckets now expired) is not written."""
+        sid = self.ids.pop(series, None)
+        if sid is not None:
+            self._forgotten.add(sid)
 
     # -- flushing --------------------------------------------------------------------------
 
@@ -179,12 +189,18 @@ class Journal:
         digests: about 56 bytes for a flush of one answer."""
         self._seq += 1
         seconds = now_ms // 1000
-        base = seconds * 1000 // self.timeline.bucket_ms
+        bucket_ms, unit_ms, forgotten = self.timeline.bucket_ms, self._log_unit_ms, self._forgotten
+        base = seconds * 1000 // unit_ms
         meta: list[object] = [
             self.checkpoint,
             seconds,
-            [[sid, start - base, *counts] for (sid, start), counts in self._pending.items()],
+            [
+                [sid, start * bucket_ms // unit_ms - base, *counts]
+                for (sid, start), counts in self._pending.items()
+                if sid not in forgotten
+            ],
         ]
+        forgotten.clear()
         defined = [[self.ids[key], key.encode()] for key in self._undefined if key in self.ids]
         if defined:
             meta.append(defined)
@@ -248,6 +264,7 @@ class Journal:
             for i in range(old_chunks)
         ]
         self._needs_header = False
+        self._log_unit_ms = bucket_ms
         self._snapshot_bytes = sum(len(w.key) + len(w.value or b"") for w in writes)
         self._log_bytes = 0
         return writes
@@ -286,6 +303,7 @@ class Journal:
                 header["bucket_ms"] != self.timeline.bucket_ms
                 or header.get("scoring") != self.policy
             )
+            self._log_unit_ms = header["bucket_ms"]
         # Log records count buckets in the size of the header before them; with no header, a
         # crash came between the very first log record and the header that follows it (in the
         # same flush): nothing records what they were counted with, so they are read as counted
@@ -323,9 +341,14 @@ class Journal:
                 if after:
                     yield Restored(series, self._starts(after[0], stored_bucket_ms), after[1])
         for sid, (units, counts) in logged.items():
-            yield Restored(self._keys_by_id[sid], self._starts(units, stored_bucket_ms), counts)
+            defined = self._keys_by_id.get(sid)
+            # None: a series forgotten before its tallies were logged (versions before the
+            # fix wrote them, without the definition); its buckets had expired.
+            if defined is not None:
+                yield Restored(defined, self._starts(units, stored_bucket_ms), counts)
         self._keys_by_id.clear()
-        self._expire(now_ms)
+        # Records that expired while the worker was down: deleted with the next flush.
+        self._stale += [write.key for write in self._expire(now_ms)]
 
     def _read_log(
         self, logs: list[tuple[int, bytes]], stored_bucket_ms: int

@@ -441,3 +441,60 @@ def test_a_log_record_keeps_the_blake2b_digest_of_each_id_it_counted():
     assert record.split(b"\n", 1)[1] == b"".join(
         blake2b(event_id.encode(), digest_size=16).digest() for event_id in ("e0", "e1")
     )
+
+
+def test_a_series_that_expires_before_the_commit_leaves_a_log_that_restores():
+    """An answer in the oldest bucket just before it expires, for a new series: the timer
+    empties and forgets the series before the commit. Its tallies (of an expired bucket) must
+    not reach the log without its definition: the restore raised KeyError on every restart."""
+    table = {}
+    board = Board(SCORING, TIMELINE, now_ms=NOW)
+    board.ingest([Sourced(0, 0, answer("a", 9, touchpoint="kept"))], NOW)
+    persist(table, board.flush(NOW))
+    edge = TIMELINE.on_time_from(NOW)
+    counted = board.ingest([Sourced(0, 1, answer("b", 3, "new", age_ms=NOW - edge))], NOW)
+    assert counted.outcomes[Outcome.ACCEPTED] == 1
+    board.advance(NOW + MINUTE)  # the timer moves on before the commit
+    persist(table, board.flush(NOW + MINUTE))
+    again = restored(table, {0}, now=NOW + 2 * MINUTE)
+    assert {key.touchpoint for key in scores_of(again)} == {"kept"}
+
+
+def test_log_records_past_the_horizon_while_the_worker_was_down_are_deleted():
+    """Records that expired while no worker ran are deleted by the next flush, not kept (and
+    re-read at every recovery) for ever."""
+    table, timeline = {}, Timeline.parse("1m", "5m,7d", grace="2m")
+    board = Board(SCORING, timeline, now_ms=NOW, dedupe_horizon_ms=HOUR)
+    for i in range(3):
+        at = NOW + i * MINUTE
+        board.ingest([Sourced(0, i, answer(f"e{i}", 9, now=at))], at)
+        persist(table, board.flush(at))
+    board.journals[0]._needs_header = True  # a snapshot folds them
+    persist(table, board.flush(NOW + 3 * MINUTE))
+    for step in range(3):  # down for 2 h, past the 1 h horizon, then restarted every hour
+        at = NOW + (2 + step) * HOUR
+        board = restored(table, {0}, now=at, timeline=timeline, dedupe_horizon_ms=HOUR)
+        board.ingest([Sourced(0, 10 + step, answer(f"n{step}", 9, now=at))], at)
+        persist(table, board.flush(at))
+    # The first three went at the first restart; the later ones go once folded and an hour old.
+    assert sorted(key for key in table if b"|L|" in key) == [log_key(0, 5), log_key(0, 6)]
+
+
+def test_a_crash_after_a_bucket_change_leaves_log_records_read_in_their_own_unit():
+    """After STREAMER_BUCKET 1m -> 5m the first commit writes a log record, then the header
+    of the new size. A crash between the two leaves the old header: the record must count in
+    its units, or its answers move toward now (a 20-minute-old detractor read as 4 minutes)."""
+    one, five = (
+        Timeline.parse("1m", "15m,1h", grace="2m"),
+        Timeline.parse("5m", "15m,1h", grace="2m"),
+    )
+    table = {}
+    board = Board(SCORING, one, now_ms=NOW)
+    board.ingest([Sourced(0, 0, answer("a", 9))], NOW)
+    persist(table, board.flush(NOW))
+    now = NOW + 30_000
+    board = restored(table, {0}, now=now, timeline=five, breakdowns="")
+    board.ingest([Sourced(0, 1, answer("b", 3, age_ms=20 * MINUTE, now=now))], now)
+    expected = scores_of(board)
+    persist(table, [w for w in board.flush(now) if b"|L|" in w.key])  # the header never came
+    assert scores_of(restored(table, {0}, now=now, timeline=five, breakdowns="")) == expected
