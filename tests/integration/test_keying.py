@@ -133,7 +133,9 @@ def test_a_crash_in_the_middle_of_the_repartition_hop_counts_each_answer_once(
         f"{sum(expected_counts(events).values())} expected, {checks} scores equal; "
         f"{replayed:.0f} replayed after the restart"
     )
-    assert republished >= len(sent)
+    # Copies published twice (1 to 409 in 11 runs, never none): the kill landed mid-hop, after
+    # copies the broker took and before their input offsets were committed; counted once.
+    assert republished > len(sent)
 
 
 def test_topics_are_created_for_a_cluster_and_existing_ones_checked(bootstrap, topics, tmp_path):
