@@ -498,3 +498,72 @@ def test_a_crash_after_a_bucket_change_leaves_log_records_read_in_their_own_unit
     expected = scores_of(board)
     persist(table, [w for w in board.flush(now) if b"|L|" in w.key])  # the header never came
     assert scores_of(restored(table, {0}, now=now, timeline=five, breakdowns="")) == expected
+
+
+# Ages up to the horizon (1 h window + 2 m grace) and past it: buckets expire while the clock
+# moves on, between a batch and its flush too. A retry repeats its answer whole (event id,
+# occurred_at, score), as a producer's retry does.
+retried_answers = st.tuples(
+    st.lists(
+        st.tuples(st.integers(0, 10), st.sampled_from(["a", "b"]), st.integers(0, 63 * MINUTE)),
+        min_size=31,
+        max_size=31,
+    ),
+    st.lists(st.tuples(st.integers(0, 30), st.integers(0, 2)), max_size=60),
+).map(lambda drawn: [(eid, *drawn[0][eid], partition) for eid, partition in drawn[1]])
+
+
+@given(
+    retried_answers,
+    st.integers(1, 20),
+    st.sets(st.integers(0, 60)),
+    st.integers(1, 60),
+    st.integers(0, 10_000),
+    st.integers(0, 30_000),
+)
+def test_a_crash_inside_a_flush_as_time_moves_on_counts_every_answer_once(
+    items, batch, flush_after, crash_at, cut, step_ms
+):
+    """As above, with the clock moving on between batches and the crash inside a flush: any
+    prefix of its records reached Kafka (each partition keeps the order), its offsets were not
+    committed; the restored board counts on from there and ends where one that never crashed
+    does, and so does a board restored from what it persists next."""
+    sourced = [
+        Sourced(partition, offset, answer(f"e{eid}", score, tp, age))
+        for offset, (eid, score, tp, age, partition) in enumerate(items)
+    ]
+    batches = [sourced[i : i + batch] for i in range(0, len(sourced), batch)]
+    times = [NOW + i * step_ms for i in range(len(batches))]
+    end = NOW + len(batches) * step_ms
+
+    def board_at(now):
+        return Board(SCORING, TIMELINE, parse_breakdowns("channel"), now_ms=now)
+
+    straight = board_at(NOW)
+    for at, part in zip(times, batches, strict=True):
+        straight.advance(at)
+        straight.ingest(part, at)
+    straight.advance(end)
+    live, table, committed, crashed_at = board_at(NOW), {}, 0, NOW
+    for i, (at, part) in enumerate(zip(times, batches, strict=True)):
+        live.advance(at)
+        live.ingest(part, at)
+        # The timer moves the board on between a batch and its commit.
+        crashed_at = at + step_ms // 2
+        live.advance(crashed_at)
+        if i == crash_at - 1:  # the crash: part of this flush made it, no offset committed
+            writes = live.flush(crashed_at)
+            persist(table, writes[: cut % (len(writes) + 1)])
+            break
+        if i in flush_after:
+            persist(table, live.flush(crashed_at))
+            committed = (i + 1) * batch
+    board = restored(table, {0, 1, 2}, now=crashed_at)
+    for start in range(committed, len(sourced), batch):
+        at = max(crashed_at, times[start // batch])
+        board.advance(at)
+        board.ingest(sourced[start : start + batch], at)
+    board.advance(end)
+    assert scores_of(board) == scores_of(straight)
+    persist(table, board.flush(end))
+    assert scores_of(restored(table, {0, 1, 2}, now=end)) == scores_of(straight)
