@@ -61,7 +61,8 @@ class Drops:
         now_ms: int,
     ) -> Verdict:
         """Read the buckets settled since the last call, then judge: BREACH while the detector
-        is alarmed, CLEAR once its statistic is under half the limit, HOLD in between."""
+        is alarmed (until its statistic is back at 0), CLEAR under half the limit, HOLD in
+        between (a statistic on its way up, not yet at the limit)."""
         condition = rule.condition
         assert isinstance(condition, Drop)
         state_key = (rule.name, key)

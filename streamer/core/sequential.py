@@ -27,8 +27,9 @@ little with a week of answers and protects a rule whose baseline is still thin.
 
 The statistic is capped at the limit: once a drop is established, more bad answers do not dig a
 hole that recovery must climb out of. The detector alarms when the statistic reaches the limit
-and stays alarmed until it falls below half of it, i.e. after ``h/2`` of evidence that the
-series is back at its baseline; then the alert clears.
+and stays alarmed until it is back at 0, i.e. after ``h`` of evidence that the series is back
+at its baseline; then the alert clears. Clearing at ``h/2`` let a real drop smaller than
+``min_drop`` (whose statistic drifts up, noisily) resolve and page again during one incident.
 """
 
 from __future__ import annotations
@@ -167,9 +168,9 @@ class Cusum:
     """One series' detector: the statistic, the next bucket to read, the run of answers since
     the statistic last stood at 0 (what the evidence is made of), and whether it has alarmed.
 
-    Once the statistic reaches the limit the detector stays alarmed until it falls below half
-    the limit: capped at the limit, the statistic would otherwise dip under it at every
-    ordinary bucket of an ongoing drop, and a rule's ``for`` could never be satisfied.
+    Once the statistic reaches the limit the detector stays alarmed until it is back at 0:
+    capped at the limit, the statistic would otherwise dip under it at every ordinary bucket
+    of an ongoing drop, and a rule's ``for`` could never be satisfied.
     """
 
     statistic: float = 0.0
@@ -183,7 +184,7 @@ class Cusum:
     ) -> Cusum:
         """Read one bucket (in time order); ``next_bucket_ms`` is the caller's to move."""
         value = min(cap, self.statistic + ref.log_likelihood_ratio(kind, bucket))
-        alarmed = value >= cap or (self.alarmed and value >= cap / 2)
+        alarmed = value >= cap or self.alarmed
         if value <= 0.0:
             return Cusum(0.0, self.next_bucket_ms, None, None, False)
         if self.run is None:
