@@ -27,7 +27,13 @@ from streamer.core import scores
 from streamer.core.scales import CesPolicy
 from streamer.core.scores import ScoreKind, estimate
 from streamer.core.series import OTHER, SeriesKey
-from streamer.core.stats import nps_adjusted_wald, one_sided_z, t_quantile, wilson_interval
+from streamer.core.stats import (
+    nps_adjusted_wald,
+    one_sided_z,
+    t_quantile,
+    unseen_share,
+    wilson_interval,
+)
 from streamer.core.tally import CesTally, CsatTally, NpsTally, Tally
 
 
@@ -236,6 +242,11 @@ def bound(
     if current.n < 2:
         # One answer says nothing of the spread: the bound is the scale's end, never sure.
         return float(ces.scale.high if upper else ces.scale.low)
+    if current.standard_error == 0.0:
+        # Identical answers: the others may hold up to `reach` of them, at the scale's end.
+        reach = unseen_share(current.n, confidence)
+        end = ces.scale.high if upper else ces.scale.low
+        return current.value + reach * (end - current.value)
     spread = t_quantile(confidence, current.n - 1) * current.standard_error
     return current.value + spread if upper else current.value - spread
 

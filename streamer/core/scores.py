@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from streamer.core.scales import CesPolicy, Metric
-from streamer.core.stats import nps_adjusted_wald, t_quantile, wilson_interval
+from streamer.core.stats import nps_adjusted_wald, t_quantile, unseen_share, wilson_interval
 from streamer.core.tally import CesTally, CsatTally, NpsTally, Tally
 
 
@@ -79,6 +79,11 @@ def ces_mean(tally: CesTally, policy: CesPolicy) -> Estimate | None:
     deviation = ces_deviation(tally)
     if deviation is None:
         return Estimate(mean, low, high, math.inf, n)
+    if deviation == 0.0:
+        # Identical answers show no spread, and a t interval of width 0 would claim certainty:
+        # the other scores may still hold up to `reach` of the answers, anywhere on the scale.
+        reach = unseen_share(n, 0.975)
+        return Estimate(mean, mean - reach * (mean - low), mean + reach * (high - mean), 0.0, n)
     se = deviation / math.sqrt(n)
     half = t_quantile(0.975, n - 1) * se
     return Estimate(mean, max(low, mean - half), min(high, mean + half), se, n)

@@ -208,3 +208,10 @@ def _beta_fraction(x: float, a: float, b: float) -> float:
 def normal_sf(z: float) -> float:
     """P(Z > z) for a standard normal Z."""
     return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def unseen_share(n: int, confidence: float) -> float:
+    """The largest share a kind of answer can have, at ``confidence``, when none of ``n``
+    answers was of it (Clopper-Pearson with no successes; the "rule of three" is its 95%
+    approximation, 3/n): what a sample of identical answers allows of the others."""
+    return 1.0 - (1.0 - confidence) ** (1.0 / n)

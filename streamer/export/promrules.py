@@ -174,12 +174,19 @@ def _notes(rule: Rule) -> list[str]:
             f"on at confidence {condition.confidence} (min_responses is {rule.min_responses}); "
             "the worker pages it"
         ]
+    notes = []
     if condition.clear is not None:
-        return [
+        notes.append(
             f"{rule.name}: exported without clear: {condition.clear} (the alert resolves as "
             "soon as the bound is no longer beyond the line)"
-        ]
-    return []
+        )
+    if rule.score is ScoreKind.CES_MEAN and one_sided_z(condition.confidence):
+        notes.append(
+            f"{rule.name}: a window whose answers are all the same score has no spread: "
+            "PromQL's bound is then the mean itself, where the worker allows for the scores "
+            "not seen (Clopper-Pearson): Prometheus may fire there when the worker does not"
+        )
+    return notes
 
 
 def export(rules: tuple[Rule, ...]) -> Export:

@@ -286,3 +286,29 @@ def test_the_nps_bound_on_small_windows_over_every_mix(n, mean, worst):
     rates = [_breach_rate(n, p, d, 0.95) for p, d in grid]
     assert sum(rates) / len(rates) <= mean
     assert max(rates) <= worst
+
+
+def test_identical_ces_answers_are_not_taken_for_certainty():
+    """A sample of identical answers has no spread, and Student's t would make its bound the
+    mean: five 4s on the older 1-5 scale 'certainly above 3' at 99%, though a touchpoint half
+    4s and half 2s (mean 3) gives five 4s 3.1% of the time. The others may be up to the share
+    never seen (Clopper-Pearson: 1 - 0.01^(1/n)), at the scale's end."""
+    older = CesPolicy.parse("1-5")
+    rule = Rule(
+        "effort", ScoreKind.CES_MEAN, Threshold("1h", above=3, confidence=0.99), min_responses=2
+    )
+
+    def fours(n):
+        return CesTally(n=n, total=4 * n, total_sq=16 * n, agree=0)
+
+    for n in (2, 3, 5):
+        verdict = evaluate_threshold(rule, {"1h": fours(n)}, older)
+        assert verdict.signal is not Signal.BREACH, n
+    # 1 - 0.01^(1/30) = 14.2% of the answers at 1: the mean is at least 3.57, above 3.
+    assert evaluate_threshold(rule, {"1h": fours(30)}, older).signal is Signal.BREACH
+    # The shown interval is not of width 0 either: 1 - 0.025^(1/5) = 52.18% either way.
+    from streamer.core.scores import ces_mean
+
+    shown = ces_mean(fours(5), older)
+    assert shown.low == pytest.approx(4 - 0.5218 * 3, abs=1e-3)
+    assert shown.high == pytest.approx(4 + 0.5218 * 1, abs=1e-3)
