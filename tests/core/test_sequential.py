@@ -192,3 +192,41 @@ def test_a_drop_smaller_than_min_drop_once_paged_rarely_resolves_before_it_is_ov
     assert at_zero * 5 <= at_half, (at_zero, at_half)
     after = _run(rng, baseline, ref, h, 20_000, states[-1])
     assert not after[-1].alarmed  # back at the baseline: cleared
+
+
+def _expected_exp_llr(kind, ref, outcomes):
+    """E[e^LLR] of one answer, exactly: (share, one-answer tally) over the answers' kinds."""
+    return sum(share * math.exp(ref.log_likelihood_ratio(kind, tally)) for share, tally in outcomes)
+
+
+@pytest.mark.parametrize("drop", [10.0, 20.0, 40.0])
+@pytest.mark.parametrize("shares", [(0.55, 0.275, 0.175), (0.3, 0.4, 0.3), (0.8, 0.15, 0.05)])
+def test_the_calibration_law_holds_exactly_and_fails_for_a_baseline_set_too_high(shares, drop):
+    """Lorden's bound (at most one alarm per e^h answers in control) rests on E[e^LLR] <= 1 for
+    an answer of the baseline's own distribution. Checked exactly, not by simulation (the
+    simulation above is far under its bound, so it could not see a detector that is wrong):
+    with the reference from the true baseline it holds, and from a baseline three NPS points
+    better than the truth it does not."""
+    p, a, d = shares
+    outcomes = [(p, NpsTally(1, 0, 0)), (a, NpsTally(0, 1, 0)), (d, NpsTally(0, 0, 1))]
+    ref = reference(ScoreKind.NPS, NpsTally(*(round(s * 100_000) for s in shares)), drop, CES)
+    assert ref is not None
+    assert _expected_exp_llr(ScoreKind.NPS, ref, outcomes) <= 1.0
+    better = NpsTally(
+        round((p + 0.015) * 100_000), round(a * 100_000), round((d - 0.015) * 100_000)
+    )
+    wrong = reference(ScoreKind.NPS, better, drop, CES)
+    assert wrong is not None
+    assert _expected_exp_llr(ScoreKind.NPS, wrong, outcomes) > 1.0
+
+
+@pytest.mark.parametrize("share", [0.6, 0.85, 0.95])
+def test_the_calibration_law_holds_exactly_for_csat(share):
+    outcomes = [(share, CsatTally(1, 1)), (1 - share, CsatTally(1, 0))]
+    n = 100_000
+    ref = reference(ScoreKind.CSAT, CsatTally(n, round(share * n)), 0.05, CES)
+    assert ref is not None
+    assert _expected_exp_llr(ScoreKind.CSAT, ref, outcomes) <= 1.0
+    wrong = reference(ScoreKind.CSAT, CsatTally(n, round((share + 0.01) * n)), 0.05, CES)
+    assert wrong is not None
+    assert _expected_exp_llr(ScoreKind.CSAT, wrong, outcomes) > 1.0
