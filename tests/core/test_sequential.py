@@ -96,16 +96,22 @@ def test_the_limit_is_the_log_of_answers_per_allowed_false_alarm(
     assert limit(answers_per_ms, series, 1 / every_ms) == pytest.approx(expected)
 
 
-def _alarms(rng, shares, ref, h, answers, bucket=5):
-    """Run the detector over simulated in-control answers; count alarms (restart after each)."""
-    cusum, alarms = Cusum(), 0
+def _buckets(rng, shares, answers, bucket=5):
+    """Simulated answers of the given (promoter, passive, detractor) shares, a bucket at a time."""
     cumulative = [shares[0], shares[0] + shares[1]]
     for start in range(0, answers, bucket):
         counts = [0, 0, 0]
         for _ in range(bucket):
             u = rng.random()
             counts[0 if u < cumulative[0] else 1 if u < cumulative[1] else 2] += 1
-        cusum = cusum.step(start, NpsTally(*counts), ScoreKind.NPS, ref, h)
+        yield start, NpsTally(*counts)
+
+
+def _alarms(rng, shares, ref, h, answers):
+    """Run the detector over simulated in-control answers; count alarms (restart after each)."""
+    cusum, alarms = Cusum(), 0
+    for start, tally in _buckets(rng, shares, answers):
+        cusum = cusum.step(start, tally, ScoreKind.NPS, ref, h)
         if cusum.statistic >= h:
             alarms += 1
             cusum = Cusum()
@@ -164,16 +170,11 @@ def _resolves(states, h):
     return at_zero, at_half
 
 
-def _run(rng, shares, ref, h, answers, cusum, bucket=5):
-    """Feed ``answers`` in-distribution answers to ``cusum``; its states after each bucket."""
-    cumulative = [shares[0], shares[0] + shares[1]]
+def _run(rng, shares, ref, h, answers, cusum):
+    """Feed ``answers`` simulated answers to ``cusum``; its states after each bucket."""
     states = []
-    for start in range(0, answers, bucket):
-        counts = [0, 0, 0]
-        for _ in range(bucket):
-            u = rng.random()
-            counts[0 if u < cumulative[0] else 1 if u < cumulative[1] else 2] += 1
-        cusum = cusum.step(start, NpsTally(*counts), ScoreKind.NPS, ref, h)
+    for start, tally in _buckets(rng, shares, answers):
+        cusum = cusum.step(start, tally, ScoreKind.NPS, ref, h)
         states.append(cusum)
     return states
 
