@@ -214,4 +214,4 @@ def unseen_share(n: int, confidence: float) -> float:
     """The largest share a kind of answer can have, at ``confidence``, when none of ``n``
     answers was of it (Clopper-Pearson with no successes; the "rule of three" is its 95%
     approximation, 3/n): what a sample of identical answers allows of the others."""
-    return 1.0 - (1.0 - confidence) ** (1.0 / n)
+    return 1.0 - math.pow(1.0 - confidence, 1.0 / n)
