@@ -15,6 +15,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, cast
 
+from aiokafka.errors import ProducerClosed
+
 from streamer.app.seams import Flush, Table, Topic
 
 
@@ -39,13 +41,17 @@ class Outbox:
         """Every record sent so far is acknowledged. Raises the error a record failed with
         (after the producer's own retries), or TimeoutError when some are not acknowledged
         within the timeout: those are awaited again next time (never cancelled: they are
-        Faust's own futures)."""
-        await self._flush()
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
+        Faust's own futures). Callers may overlap (the intake's commit, the timer's seal): each
+        waits for everything sent before it was called."""
+        if not self._pending:
+            return  # nothing of ours is buffered: no flush to wait for
+        try:
+            await self._flush()
+        except RuntimeError as error:  # Faust's "Cannot flush: Producer not Running", stopping
+            raise ProducerClosed() from error
+        pending = list(self._pending)
         _, undone = await asyncio.wait(pending, timeout=self._timeout_s)
-        self._pending = [f for f in pending if f in undone] + self._pending
+        self._pending = [f for f in self._pending if not f.done()]
         for future in pending:
             if future.done() and not future.cancelled() and future.exception() is not None:
                 raise cast(BaseException, future.exception())

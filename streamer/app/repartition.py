@@ -17,11 +17,12 @@ partitions; it is still counted exactly where one worker owns both (its series s
 records), but it is reported: ``streamer_touchpoint_partition_conflicts_total`` and one log line
 per touchpoint.
 
-Crash safety: re-published records are flushed before the input offsets of their batch are
-committed (the intake's seal), so a crash re-publishes at most the uncommitted batches (at least
-once), and a second copy repeats the answer's event id and occurred_at, so its bucket's dedupe
-skips it. The repartition topic's offsets are another sequence than the input's: its records
-are ledger sources ``partitions + p`` (``source_base``), kept in changelog partition ``p``.
+Crash safety: re-published records are acknowledged before the input offsets of their batch
+are committed (``streamer.app.outbox``), so a crash re-publishes at most the uncommitted
+batches (at least once), and a second copy repeats the answer's event id and occurred_at, so
+the dedupe skips it. The repartition topic's offsets are another sequence than the input's:
+its records are ledger sources ``partitions + p`` (``source_base``), kept in changelog
+partition ``p``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Protocol
 from aiokafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry, Counter
 
-from streamer.app.seams import Flush, Message, Topic
+from streamer.app.seams import Message, Topic
 from streamer.core.events import SurveyResponse
 from streamer.export import names
 
@@ -94,7 +95,6 @@ class Router:
         partitions: int,
         republish: Topic,
         count: Count,
-        flush: Flush,
         registry: CollectorRegistry,
         max_touchpoints: int,
     ) -> None:
@@ -102,8 +102,6 @@ class Router:
         self._partitions = partitions
         self._republish = republish
         self._count = count
-        self._flush = flush
-        self._sent = False
         self.repartitioned = Counter(
             names.REPARTITIONED, names.HELP[names.REPARTITIONED], registry=registry
         )
@@ -139,11 +137,4 @@ class Router:
             timestamp=message.timestamp / 1000 if message.timestamp else None,
         )
         self.repartitioned.inc()
-        self._sent = True
         return True
-
-    async def flush(self) -> None:
-        """Re-published answers are in Kafka: call before committing their input offsets."""
-        if self._sent:
-            self._sent = False
-            await self._flush()

@@ -120,13 +120,14 @@ class Worker:
                 application.counted_topic(app, config.repartition_topic, config.partitions)
             ),
             self.batches.process,
-            outbox.delivered,
             self.registry,
             s.max_series,
         )
 
         async def seal_batch() -> None:
-            await router.flush()
+            # Everything the batches sent (dead letters, follow-ups and re-published answers
+            # too, which write no state when a batch has nothing else), then the state's seal.
+            await outbox.delivered()
             await seal()
 
         intake = Intake(

@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from aiokafka.errors import KafkaTimeoutError
+from aiokafka.errors import KafkaTimeoutError, ProducerClosed
 
 from streamer.app.outbox import Outbox
 
@@ -96,3 +96,55 @@ def test_a_tables_changelog_records_are_awaited_and_its_data_is_the_tables():
         return tracked.data, tracked.on_recover(nothing)
 
     assert run(scenario) == ({b"k": b"v"}, nothing)
+
+
+def test_with_nothing_sent_there_is_no_flush_to_wait_for():
+    flushes = []
+
+    async def flush():
+        flushes.append(1)
+
+    async def scenario():
+        outbox = Outbox(flush, timeout_s=1)
+        await outbox.delivered()
+        topic = SlowTopic()
+        outbox.topic(topic).send_soon(value=b"1")
+        topic.futures[0].set_result("acked")
+        await outbox.delivered()
+
+    run(scenario)
+    assert flushes == [1]
+
+
+def test_overlapping_callers_each_wait_for_what_was_sent_before_them():
+    """The timer's seal and the intake's commit may wait at once: the second must not return
+    while the records the first is waiting for are still unacknowledged."""
+
+    async def scenario():
+        outbox = Outbox(nothing, timeout_s=5)
+        topic = SlowTopic()
+        outbox.topic(topic).send_soon(value=b"1")
+        first = asyncio.create_task(outbox.delivered())
+        await asyncio.sleep(0.01)
+        second = asyncio.create_task(outbox.delivered())
+        await asyncio.sleep(0.01)
+        early = second.done()
+        topic.futures[0].set_result("acked")
+        await asyncio.gather(first, second)
+        return early
+
+    assert run(scenario) is False
+
+
+def test_a_stopped_producer_is_a_kafka_error_not_a_crash():
+    async def stopped():
+        raise RuntimeError("Cannot flush: Producer not Running")
+
+    async def scenario():
+        outbox = Outbox(stopped, timeout_s=1)
+        topic = SlowTopic()
+        outbox.topic(topic).send_soon(value=b"1")
+        with pytest.raises(ProducerClosed):
+            await outbox.delivered()
+
+    run(scenario)

@@ -27,7 +27,7 @@ def make_router(partitions=4):
                 kept.append(message.offset)
         counted.append((kept, source_base))
 
-    router = Router("in", partitions, republished, count, None, registry, max_touchpoints=100)
+    router = Router("in", partitions, republished, count, registry, max_touchpoints=100)
     return router, counted, republished, registry
 
 
