@@ -185,7 +185,7 @@ def expected_delay_minutes(
     """Wald's approximation of the NPS detector's delay: the limit over the expected
     log-likelihood ratio of an answer under the true drop (a week of baseline answers)."""
     baseline = NpsTally(*(round(share * per_hour * 24 * 7) for share in NPS_SHARES))
-    ref = reference(ScoreKind.NPS, baseline, min_drop, Scoring().ces)
+    ref = reference(ScoreKind.NPS, baseline, min_drop, Scoring().ces, series)
     assert ref is not None
     moved = true_drop / 200.0
     shares = (NPS_SHARES[0] - moved, NPS_SHARES[1], NPS_SHARES[2] + moved)

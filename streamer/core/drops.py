@@ -201,7 +201,9 @@ class _References:
         if slot not in self._cache:
             tally, span_ms = self.baseline(bucket_start)
             ref = (
-                reference(self._rule.score, tally, condition.min_drop, self._drops.ces)
+                reference(
+                    self._rule.score, tally, condition.min_drop, self._drops.ces, self._watched
+                )
                 if tally.n >= self._rule.min_responses
                 else None
             )

@@ -18,12 +18,17 @@ statistics, so a bucket's whole contribution is ``slope * stat + per_answer * n`
 - CES mean: normal with the baseline's mean and deviation against a mean worse by
   ``min_drop`` (lower on a 1-7 agree scale, higher on the 1-5 low-effort scale); ``stat`` = sum.
 
-Baseline shares are smoothed by half an answer each (Jeffreys), so a baseline in which nobody
-was ever dissatisfied still has a finite likelihood for the first dissatisfied answer. The
-baseline is itself an estimate: a CUSUM whose in-control level is estimated too high alarms far
-more often than its limit promises (Jones, Champ & Rigdon 2004). So the in-control level is put
-``BASELINE_MARGIN_SE`` standard errors of the baseline estimate on the worse side, which costs
-little with a week of answers and protects a rule whose baseline is still thin.
+The baseline is itself an estimate: a CUSUM whose in-control level is estimated too high alarms
+far more often than its limit promises (Jones, Champ & Rigdon 2004). So the in-control level is
+a one-sided confidence bound of the baseline on the worse side, at a confidence that grows with
+the number of series the rule watches (``margin_tail``): among 2,000 thin baselines a few are
+always estimated well above their truth, and each of those would page as if it had dropped.
+The bounds do not collapse near 0 or 1, where a standard error shrinks with the estimate:
+Wilson's for shares (exact after n successes in n), the adjusted Wald for NPS (Rocks 2016),
+Student's t for the CES mean. So a baseline in which nobody was ever dissatisfied still gives
+the first dissatisfied answer a finite likelihood. The bound costs little with a week of
+answers and protects a rule whose baselines are thin. NPS shares are smoothed by half an answer
+each (Jeffreys) for the tilt, for the same reason.
 
 The statistic is capped at the limit: once a drop is established, more bad answers do not dig a
 hole that recovery must climb out of. The detector alarms when the statistic reaches the limit
@@ -36,13 +41,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from streamer.core.scales import CesPolicy
 from streamer.core.scores import ScoreKind
+from streamer.core.stats import normal_sf, nps_adjusted_wald, t_quantile, wilson_interval
 from streamer.core.tally import CesTally, CsatTally, NpsTally, Tally
 
-BASELINE_MARGIN_SE = 1.0
-"""How many standard errors of the baseline estimate the in-control level gives away."""
+MARGIN_TAIL = normal_sf(1.0)
+"""The chance, for a whole rule, that any of its series' in-control levels sits above its
+truth: 16%, one standard error (z = 1) for a rule over one series; divided among the series
+like the false-page budget (``margin_tail``)."""
 
 MIN_LIMIT = math.log(20.0)
 """The lowest limit ever used: a budget allowing a false alarm every few answers is no budget."""
@@ -70,26 +79,42 @@ def statistic(kind: ScoreKind, tally: Tally) -> int:
     return tally.total if kind is ScoreKind.CES_MEAN else tally.agree
 
 
+def margin_tail(series: float) -> float:
+    """The one-sided tail of each series' baseline bound in a rule over ``series`` series:
+    ``MARGIN_TAIL`` divided among them (a union bound, as for the false-page budget)."""
+    return MARGIN_TAIL / max(1.0, series)
+
+
+def margin_z(series: float) -> float:
+    """The normal quantile of ``margin_tail``: 1 for one series, 2.4 for 20, 3.8 for 2,000."""
+    return -NormalDist().inv_cdf(margin_tail(series))
+
+
 def reference(
-    kind: ScoreKind, baseline: Tally, min_drop: float, ces: CesPolicy
+    kind: ScoreKind, baseline: Tally, min_drop: float, ces: CesPolicy, series: float = 1.0
 ) -> Reference | None:
-    """The detector of a ``min_drop`` drop from ``baseline``; None when the baseline is empty or
-    already so low that it cannot drop that far (nothing to detect)."""
+    """The detector of a ``min_drop`` drop from ``baseline`` in a rule over ``series`` series;
+    None when the baseline is empty or already so low that it cannot drop that far (nothing to
+    detect)."""
     if baseline.n == 0:
         return None
     if isinstance(baseline, NpsTally):
-        return _nps(baseline, min_drop / 100.0)
+        return _nps(baseline, min_drop / 100.0, series)
     if isinstance(baseline, CsatTally):
-        return _bernoulli(baseline.satisfied, baseline.n, min_drop)
+        return _bernoulli(baseline.satisfied, baseline.n, min_drop, series)
     assert isinstance(baseline, CesTally)
     if kind is ScoreKind.CES_AGREE:
-        return _bernoulli(baseline.agree, baseline.n, min_drop)
-    return _normal(baseline, min_drop, ces)
+        return _bernoulli(baseline.agree, baseline.n, min_drop, series)
+    return _normal(baseline, min_drop, ces, series)
 
 
-def _bernoulli(successes: int, n: int, drop: float) -> Reference | None:
-    estimate = (successes + 0.5) / (n + 1.0)
-    p0 = estimate - BASELINE_MARGIN_SE * math.sqrt(estimate * (1.0 - estimate) / (n + 1.0))
+def _bernoulli(successes: int, n: int, drop: float, series: float) -> Reference | None:
+    tail = margin_tail(series)
+    p0 = wilson_interval(successes, n, margin_z(series))[0]
+    if successes == n:
+        # Wilson's lower bound is too high after n successes (it is 1/(1 + z^2/n)): here the
+        # exact bound is simple, the p under which n successes in a row are rarer than ``tail``.
+        p0 = min(p0, math.pow(tail, 1.0 / n))
     p1 = p0 - drop
     if p1 <= 0.0:
         return None
@@ -98,19 +123,21 @@ def _bernoulli(successes: int, n: int, drop: float) -> Reference | None:
     return Reference(math.log(p1 / p0) - failure, failure)
 
 
-def _nps(tally: NpsTally, drop: float) -> Reference | None:
+def _nps(tally: NpsTally, drop: float, series: float) -> Reference | None:
     total = tally.n + 1.5
     p = (tally.promoters + 0.5) / total
     a = (tally.passives + 0.5) / total
     d = (tally.detractors + 0.5) / total
-    mean = p - d
-    margin = BASELINE_MARGIN_SE * math.sqrt(max(0.0, (p + d) - mean * mean) / total)
-    if mean - margin - drop <= -1.0 + 1e-9:
+    low = nps_adjusted_wald(tally.promoters, tally.detractors, tally.n, margin_z(series))[0]
+    # The bound's centre is pulled toward 0: for a baseline near -100 it can sit above the
+    # smoothed mean, and the in-control level is never above that.
+    level = min(p - d, low / 100.0)
+    if level - drop <= -1.0 + 1e-9:
         return None
-    # H0 and H1 are both the baseline tilted (H0 by the margin only): the log-likelihood ratio
-    # of an answer x is (theta1 - theta0) x - (K(theta1) - K(theta0)).
-    theta0 = _tilt(p, a, d, mean - margin)
-    theta1 = _tilt(p, a, d, mean - margin - drop)
+    # H0 and H1 are both the baseline tilted (H0 down to the bound only): the log-likelihood
+    # ratio of an answer x is (theta1 - theta0) x - (K(theta1) - K(theta0)).
+    theta0 = _tilt(p, a, d, level)
+    theta1 = _tilt(p, a, d, level - drop)
     return Reference(theta1 - theta0, _cumulant(p, a, d, theta0) - _cumulant(p, a, d, theta1))
 
 
@@ -140,7 +167,7 @@ def _tilted_mean(p: float, a: float, d: float, theta: float) -> float:
     return (up - down) / (up + a + down)
 
 
-def _normal(tally: CesTally, drop: float, ces: CesPolicy) -> Reference | None:
+def _normal(tally: CesTally, drop: float, ces: CesPolicy, series: float) -> Reference | None:
     n = tally.n
     # A constant or single-answer baseline says nothing of the spread: assume a quarter of the
     # scale, the deviation of a typical CES distribution, rather than divide by zero.
@@ -148,7 +175,9 @@ def _normal(tally: CesTally, drop: float, ces: CesPolicy) -> Reference | None:
     variance = (n * tally.total_sq - tally.total**2) / (n * (n - 1)) if n > 1 else 0.0
     variance = max(variance, floor * floor / 4.0) if n > 1 else floor * floor
     scaled = drop / variance
-    margin = BASELINE_MARGIN_SE * math.sqrt(variance / n)
+    tail = margin_tail(series)
+    quantile = t_quantile(1.0 - tail, n - 1) if n > 1 else -NormalDist().inv_cdf(tail)
+    margin = quantile * math.sqrt(variance / n)
     if ces.higher_is_easier:  # worse is lower: H0 mean - margin, H1 that - drop
         mean = tally.total / n - margin
         return Reference(-scaled, scaled * (mean - drop / 2.0))
