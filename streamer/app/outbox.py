@@ -7,6 +7,13 @@ partition's next batch while the previous one is in flight, as for a 256 KB snap
 and returns with records still buffered. So every such future is kept here, and a commit
 waits for all of them: the offsets of a batch are committed only once its state records,
 re-published answers, dead letters and follow-ups are acknowledged.
+
+A record that *fails* (refused, or expired after the producer's retries: a broker away for
+longer than its request timeout) is lost, and so is what it carried: the counts of a log record,
+a re-published answer, a dead letter. No later commit may then pass it, and a later state
+record must not be read as following it. So a lost record is reported to ``on_lost``, which
+stops the worker (``worker.py``): the restart reads the state as it was persisted, in order
+(``ledger``: the log is read up to its first gap), and counts again from the last commit.
 """
 
 from __future__ import annotations
@@ -20,11 +27,19 @@ from aiokafka.errors import ProducerClosed
 from streamer.app.seams import Flush, Table, Topic
 
 
+class RecordLost(Exception):
+    """A record the broker did not take: nothing sent after it may be committed."""
+
+
 class Outbox:
-    def __init__(self, flush: Flush, timeout_s: float) -> None:
+    def __init__(
+        self, flush: Flush, timeout_s: float, on_lost: Callable[[BaseException], None]
+    ) -> None:
         self._flush = flush
         self._timeout_s = timeout_s
+        self._on_lost = on_lost
         self._pending: list[asyncio.Future[Any]] = []
+        self._lost: BaseException | None = None
 
     def sent(self, future: object) -> None:
         self._pending.append(asyncio.ensure_future(cast(Awaitable[Any], future)))
@@ -38,11 +53,14 @@ class Outbox:
         return _Table(table, self)
 
     async def delivered(self) -> None:
-        """Every record sent so far is acknowledged. Raises the error a record failed with
-        (after the producer's own retries), or TimeoutError when some are not acknowledged
-        within the timeout: those are awaited again next time (never cancelled: they are
-        Faust's own futures). Callers may overlap (the intake's commit, the timer's seal): each
-        waits for everything sent before it was called."""
+        """Every record sent so far is acknowledged. Raises TimeoutError when some are not
+        acknowledged within the timeout: those are awaited again next time (never cancelled:
+        they are Faust's own futures). A record that failed (after the producer's own retries)
+        is given to ``on_lost``, then RecordLost is raised, now and at every later call.
+        Callers may overlap (the intake's commit, the timer's seal): each waits for everything
+        sent before it was called."""
+        if self._lost is not None:
+            raise RecordLost() from self._lost
         if not self._pending:
             return  # nothing of ours is buffered: no flush to wait for
         try:
@@ -54,7 +72,9 @@ class Outbox:
         self._pending = [f for f in self._pending if not f.done()]
         for future in pending:
             if future.done() and not future.cancelled() and future.exception() is not None:
-                raise cast(BaseException, future.exception())
+                self._lost = cast(BaseException, future.exception())
+                self._on_lost(self._lost)
+                raise RecordLost() from self._lost
         if undone:
             raise TimeoutError(
                 f"{len(undone)} records not acknowledged within {self._timeout_s:g} s"

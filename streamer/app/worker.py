@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from typing import Any
 
@@ -62,6 +63,20 @@ log = logging.getLogger("streamer.worker")
 BROKER_PROBE_S = 2.0
 
 
+EXIT_RECORD_LOST = 3
+
+
+def stop_on_lost_record(error: BaseException) -> None:
+    log.critical(
+        "a record was not written to Kafka (%r): stopping without committing, so that the "
+        "restart counts again from the last commit what that record carried",
+        error,
+    )
+    # Not a clean stop: that would commit, and every record still buffered would be sent
+    # after the one lost (outbox.py).
+    os._exit(EXIT_RECORD_LOST)
+
+
 def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -90,7 +105,7 @@ class Worker:
         self.readiness = Readiness(lambda: bool(app.rebalancing))
 
         # What a commit waits for: every record sent since, acknowledged (see outbox.py).
-        outbox = Outbox(app.producer.flush, s.session_timeout_s)
+        outbox = Outbox(app.producer.flush, s.session_timeout_s, stop_on_lost_record)
         seal = ChangelogSeal(outbox.delivered)  # the broker's end-offset quirk: see store.py
         store = StateStore(
             outbox.table(application.changelog_table(app, config, BUCKETS_TABLE)),

@@ -100,11 +100,15 @@ class Board:
             partition, offset, response = item
             if partition != current or journal is None:
                 journal, current = self._journal(partition), partition
+            occurred = response.occurred_at_ms
             if offset <= journal.checkpoint:
                 outcomes[Outcome.REPLAYED] += 1
+                if occurred >= on_time_from:
+                    # Counted before: its id is remembered again, in case the log record that
+                    # held it was lost (ledger.py) while a snapshot kept its counts.
+                    journal.remember(response.event_id)
                 continue
             journal.checkpoint = offset
-            occurred = response.occurred_at_ms
             if occurred < on_time_from:
                 outcomes[Outcome.LATE] += 1
                 late.append(item)

@@ -14,7 +14,8 @@ bytes, at most doubled) and recovery reads at most about twice the state.
 Idempotence: an answer at or below the checkpoint was counted before a crash and is skipped
 (``replayed``); an answer whose event id was counted within the dedupe horizon is a producer's
 retry (``duplicate``). The checkpoint and digests go in the same record as the tallies they
-cover, so a crash can never keep one without the others.
+cover, so a crash can never keep one without the others. Log records are numbered, and the log
+is read in order up to its first missing record: one lost by the broker hides those after it.
 
 Versioned: a header names the layout (its version, bucket size and tiers) and the scoring
 policy the counts were made with (``scales.Scoring.policy``: the CES scale, the CSAT thresholds);
@@ -38,6 +39,7 @@ import orjson
 
 from streamer.core.dedupe import Dedupe
 from streamer.core.layout import (
+    AFRESH,
     CHUNK_BYTES,
     LAYOUT_VERSION,
     WHAT_TO_DO,
@@ -327,7 +329,14 @@ class Journal:
                 self._stale.append(key)  # a snapshot a crash left unfinished, or replaced
             elif parts[1:2] == [b"S"] and header is not None:
                 chunks.append(value)
-        logged = self._read_log(sorted(logs), stored_bucket_ms)
+        if header is not None and len(chunks) != self._chunks:
+            raise LayoutError(
+                f"partition {self.partition}: the snapshot of generation {self._generation} has "
+                f"{len(chunks)} of its {self._chunks} chunks: a record of it was lost by the "
+                f"broker, and the counts of this partition cannot be read exactly. Restore the "
+                f"changelog topic from a backup, or {AFRESH}."
+            )
+        logged = self._read_log(self._in_order(sorted(logs)), stored_bucket_ms)
         for chunk in chunks:
             for sid, text, deltas, counts in orjson.loads(chunk):
                 series = self._define(sid, SeriesKey.decode(text))
@@ -349,6 +358,22 @@ class Journal:
         self._keys_by_id.clear()
         # Records that expired while the worker was down: deleted with the next flush.
         self._stale += [write.key for write in self._expire(now_ms)]
+
+    def _in_order(self, logs: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+        """The log as written, in order: the records the snapshot holds, then those after it
+        up to the first one missing. A record the broker lost (``app/outbox.py``) stops the
+        worker before any offset passes it, but records sent after it may have been written:
+        read, their checkpoints would skip the lost record's answers when they come again.
+        So they are not read, and are deleted with the next flush, before a record takes the
+        lost one's number."""
+        following = self._folded_seq + 1
+        for index, (seq, _) in enumerate(logs):
+            if seq > self._folded_seq:
+                if seq != following:
+                    self._stale += [log_key(self.partition, later) for later, _ in logs[index:]]
+                    return logs[:index]
+                following += 1
+        return logs
 
     def _read_log(
         self, logs: list[tuple[int, bytes]], stored_bucket_ms: int

@@ -5,7 +5,8 @@ import asyncio
 import pytest
 from aiokafka.errors import KafkaTimeoutError, ProducerClosed
 
-from streamer.app.outbox import Outbox
+from streamer.app import worker as worker_module
+from streamer.app.outbox import Outbox, RecordLost
 
 
 class SlowTopic:
@@ -28,12 +29,16 @@ async def nothing():
     pass
 
 
+def refuse(error):
+    raise AssertionError(f"no record is lost in this test: {error!r}")
+
+
 def test_delivered_waits_for_every_acknowledgement_not_for_the_flush():
     """Faust's flush returns with records still buffered (after 0.1 s on one held back): the
     offsets must wait for the records' own acknowledgements."""
 
     async def scenario():
-        outbox = Outbox(nothing, timeout_s=5)
+        outbox = Outbox(nothing, timeout_s=5, on_lost=refuse)
         topic = SlowTopic()
         outbox.topic(topic).send_soon(key=b"k", value=b"1")
         outbox.topic(topic).send_soon(key=b"k", value=b"2")
@@ -49,9 +54,9 @@ def test_delivered_waits_for_every_acknowledgement_not_for_the_flush():
     assert run(scenario) is False
 
 
-def test_what_is_not_acknowledged_in_time_is_awaited_again_and_a_failure_is_raised():
+def test_what_is_not_acknowledged_in_time_is_awaited_again():
     async def scenario():
-        outbox = Outbox(nothing, timeout_s=0.05)
+        outbox = Outbox(nothing, timeout_s=0.05, on_lost=refuse)
         topic = SlowTopic()
         outbox.topic(topic).send_soon(value=b"slow")
         with pytest.raises(TimeoutError):
@@ -61,14 +66,33 @@ def test_what_is_not_acknowledged_in_time_is_awaited_again_and_a_failure_is_rais
         still_waiting = not later.done()
         topic.futures[0].set_result("acked")
         await later
-        outbox.topic(topic).send_soon(value=b"lost")
-        topic.futures[1].set_exception(KafkaTimeoutError())
-        with pytest.raises(KafkaTimeoutError):
-            await outbox.delivered()
-        await outbox.delivered()  # the failure was reported once, not for ever
         return still_waiting
 
     assert run(scenario) is True
+
+
+def test_a_lost_record_stops_every_later_commit_and_is_reported():
+    """A record that failed after the producer's retries carried counts, an answer or a dead
+    letter: no commit may pass it, not even one whose own records were all acknowledged (the
+    failure used to be raised once, and the next commit went through)."""
+    lost = []
+
+    async def scenario():
+        outbox = Outbox(nothing, timeout_s=1, on_lost=lost.append)
+        topic = SlowTopic()
+        outbox.topic(topic).send_soon(value=b"lost")
+        outbox.topic(topic).send_soon(value=b"kept")
+        topic.futures[0].set_exception(KafkaTimeoutError())
+        topic.futures[1].set_result("acked")
+        with pytest.raises(RecordLost):
+            await outbox.delivered()
+        outbox.topic(topic).send_soon(value=b"after")
+        topic.futures[2].set_result("acked")
+        with pytest.raises(RecordLost):
+            await outbox.delivered()
+
+    run(scenario)
+    assert [type(error) for error in lost] == [KafkaTimeoutError]
 
 
 def test_a_tables_changelog_records_are_awaited_and_its_data_is_the_tables():
@@ -85,7 +109,7 @@ def test_a_tables_changelog_records_are_awaited_and_its_data_is_the_tables():
             return callback
 
     async def scenario():
-        outbox = Outbox(nothing, timeout_s=0.05)
+        outbox = Outbox(nothing, timeout_s=0.05, on_lost=refuse)
         table = Table()
         tracked = outbox.table(table)
         tracked.send_changelog(0, b"k", b"v")
@@ -105,7 +129,7 @@ def test_with_nothing_sent_there_is_no_flush_to_wait_for():
         flushes.append(1)
 
     async def scenario():
-        outbox = Outbox(flush, timeout_s=1)
+        outbox = Outbox(flush, timeout_s=1, on_lost=refuse)
         await outbox.delivered()
         topic = SlowTopic()
         outbox.topic(topic).send_soon(value=b"1")
@@ -121,7 +145,7 @@ def test_overlapping_callers_each_wait_for_what_was_sent_before_them():
     while the records the first is waiting for are still unacknowledged."""
 
     async def scenario():
-        outbox = Outbox(nothing, timeout_s=5)
+        outbox = Outbox(nothing, timeout_s=5, on_lost=refuse)
         topic = SlowTopic()
         outbox.topic(topic).send_soon(value=b"1")
         first = asyncio.create_task(outbox.delivered())
@@ -141,10 +165,35 @@ def test_a_stopped_producer_is_a_kafka_error_not_a_crash():
         raise RuntimeError("Cannot flush: Producer not Running")
 
     async def scenario():
-        outbox = Outbox(stopped, timeout_s=1)
+        outbox = Outbox(stopped, timeout_s=1, on_lost=refuse)
         topic = SlowTopic()
         outbox.topic(topic).send_soon(value=b"1")
         with pytest.raises(ProducerClosed):
             await outbox.delivered()
 
     run(scenario)
+
+
+def test_the_worker_stops_at_once_with_status_3_when_a_record_is_lost(monkeypatch, caplog):
+    """Not a clean stop, which would commit past the lost record: os._exit, after one critical
+    line saying why and what happens next."""
+    codes = []
+
+    def exit_now(code):
+        codes.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(worker_module.os, "_exit", exit_now)
+
+    async def scenario():
+        outbox = Outbox(nothing, timeout_s=1, on_lost=worker_module.stop_on_lost_record)
+        topic = SlowTopic()
+        outbox.topic(topic).send_soon(value=b"lost")
+        topic.futures[0].set_exception(KafkaTimeoutError())
+        with pytest.raises(SystemExit):
+            await outbox.delivered()
+
+    run(scenario)
+    assert codes == [worker_module.EXIT_RECORD_LOST] == [3]
+    [line] = [r for r in caplog.records if r.levelname == "CRITICAL"]
+    assert "counts again from the last commit" in line.getMessage()

@@ -292,6 +292,22 @@ def test_state_of_another_layout_is_refused_with_what_to_do():
     assert scores_of(bigger)[SeriesKey(Metric.NPS, "checkout")][1] == NpsTally(promoters=1)
 
 
+def test_a_snapshot_missing_a_chunk_is_refused_not_read_in_part():
+    """A chunk lost by the broker while its header was written (or a header lost while the
+    previous snapshot's chunks were deleted) leaves a snapshot that would restore some series
+    and silently not others: refused, naming the partition and what to do."""
+    board = Board(SCORING, TIMELINE, now_ms=NOW)
+    board.ingest([Sourced(0, 0, answer("e", 9))], NOW)
+    table = {}
+    persist(table, board.flush(NOW))
+    chunk = next(key for key in table if b"|S|" in key)
+    del table[chunk]
+    with pytest.raises(
+        LayoutError, match=r"partition 0: .* has 0 of its 1 chunks.*STREAMER_APP_ID"
+    ):
+        restored(table, {0})
+
+
 LOW_EFFORT = Scoring(ces=CesPolicy.low_effort_is_good())
 
 
@@ -500,6 +516,51 @@ def test_a_crash_after_a_bucket_change_leaves_log_records_read_in_their_own_unit
     assert scores_of(restored(table, {0}, now=now, timeline=five, breakdowns="")) == expected
 
 
+def board_at(now):
+    return Board(SCORING, TIMELINE, parse_breakdowns("channel"), now_ms=now)
+
+
+def timed_batches(items, batch, step_ms):
+    """The answers in batches of ``batch``, each batch's time (the clock moves ``step_ms`` a
+    batch), the end time, and the scores of a board that counted them all without a crash."""
+    sourced = [
+        Sourced(partition, offset, answer(f"e{eid}", score, tp, age))
+        for offset, (eid, score, tp, age, partition) in enumerate(items)
+    ]
+    batches = [sourced[i : i + batch] for i in range(0, len(sourced), batch)]
+    times = [NOW + i * step_ms for i in range(len(batches))]
+    end = NOW + len(batches) * step_ms
+    straight = board_at(NOW)
+    for at, part in zip(times, batches, strict=True):
+        straight.advance(at)
+        straight.ingest(part, at)
+    straight.advance(end)
+    return batches, times, end, scores_of(straight)
+
+
+def counted_then_moved_on(live, part, at, step_ms):
+    """A batch counted at ``at``, then the timer moving the board on before its commit, half
+    a step later: that time is returned."""
+    live.advance(at)
+    live.ingest(part, at)
+    moved_on = at + step_ms // 2
+    live.advance(moved_on)
+    return moved_on
+
+
+def assert_resumed_exactly(table, batches, times, stopped_at, end, expected):
+    """A board restored from ``table`` at ``stopped_at`` counts the uncommitted ``batches``
+    again and ends at ``expected``; so does a board restored from what it persists next."""
+    board = restored(table, {0, 1, 2}, now=stopped_at)
+    for at, part in zip(times, batches, strict=True):
+        board.advance(max(stopped_at, at))
+        board.ingest(part, max(stopped_at, at))
+    board.advance(end)
+    assert scores_of(board) == expected
+    persist(table, board.flush(end))
+    assert scores_of(restored(table, {0, 1, 2}, now=end)) == expected
+
+
 # Ages up to the horizon (1 h window + 2 m grace) and past it: buckets expire while the clock
 # moves on, between a batch and its flush too. A retry repeats its answer whole (event id,
 # occurred_at, score), as a producer's retry does.
@@ -528,42 +589,56 @@ def test_a_crash_inside_a_flush_as_time_moves_on_counts_every_answer_once(
     prefix of its records reached Kafka (each partition keeps the order), its offsets were not
     committed; the restored board counts on from there and ends where one that never crashed
     does, and so does a board restored from what it persists next."""
-    sourced = [
-        Sourced(partition, offset, answer(f"e{eid}", score, tp, age))
-        for offset, (eid, score, tp, age, partition) in enumerate(items)
-    ]
-    batches = [sourced[i : i + batch] for i in range(0, len(sourced), batch)]
-    times = [NOW + i * step_ms for i in range(len(batches))]
-    end = NOW + len(batches) * step_ms
-
-    def board_at(now):
-        return Board(SCORING, TIMELINE, parse_breakdowns("channel"), now_ms=now)
-
-    straight = board_at(NOW)
-    for at, part in zip(times, batches, strict=True):
-        straight.advance(at)
-        straight.ingest(part, at)
-    straight.advance(end)
+    batches, times, end, expected = timed_batches(items, batch, step_ms)
     live, table, committed, crashed_at = board_at(NOW), {}, 0, NOW
     for i, (at, part) in enumerate(zip(times, batches, strict=True)):
-        live.advance(at)
-        live.ingest(part, at)
-        # The timer moves the board on between a batch and its commit.
-        crashed_at = at + step_ms // 2
-        live.advance(crashed_at)
+        crashed_at = counted_then_moved_on(live, part, at, step_ms)
         if i == crash_at - 1:  # the crash: part of this flush made it, no offset committed
             writes = live.flush(crashed_at)
             persist(table, writes[: cut % (len(writes) + 1)])
             break
         if i in flush_after:
             persist(table, live.flush(crashed_at))
-            committed = (i + 1) * batch
-    board = restored(table, {0, 1, 2}, now=crashed_at)
-    for start in range(committed, len(sourced), batch):
-        at = max(crashed_at, times[start // batch])
-        board.advance(at)
-        board.ingest(sourced[start : start + batch], at)
-    board.advance(end)
-    assert scores_of(board) == scores_of(straight)
-    persist(table, board.flush(end))
-    assert scores_of(restored(table, {0, 1, 2}, now=end)) == scores_of(straight)
+            committed = i + 1
+    assert_resumed_exactly(table, batches[committed:], times[committed:], crashed_at, end, expected)
+
+
+@given(
+    retried_answers,
+    st.integers(1, 20),
+    st.sets(st.integers(0, 60)),
+    st.integers(0, 60),
+    st.integers(0, 1_000),
+    st.integers(0, 3),
+    st.integers(0, 30_000),
+)
+def test_a_log_record_lost_by_the_broker_hides_those_after_it(
+    items, batch, flush_after, lost_at, which, later_flushes, step_ms
+):
+    """The broker refuses one log record of a flush (after the producer's retries); records
+    sent after it, in that flush and up to three more, are written; no offset is committed from
+    there on (the worker stops: app/outbox.py). Read, the later records' checkpoints would skip
+    the lost record's answers when they come again. The restored board counts on from the last
+    commit and ends where one that never lost a record does."""
+    batches, times, end, expected = timed_batches(items, batch, step_ms)
+    live, table, committed, stopped_at = board_at(NOW), {}, 0, NOW
+    lost, flushes_after = False, 0
+    for i, (at, part) in enumerate(zip(times, batches, strict=True)):
+        stopped_at = counted_then_moved_on(live, part, at, step_ms)
+        if i not in flush_after and i < lost_at:
+            continue
+        writes = live.flush(stopped_at)
+        logs = [w for w in writes if b"|L|" in w.key and w.value is not None]
+        if not lost and i >= lost_at and logs:
+            gone = logs[which % len(logs)]
+            persist(table, [w for w in writes if w is not gone])
+            lost = True
+        elif lost:
+            persist(table, writes)
+            flushes_after += 1
+        else:
+            persist(table, writes)
+            committed = i + 1
+        if lost and flushes_after >= later_flushes:
+            break
+    assert_resumed_exactly(table, batches[committed:], times[committed:], stopped_at, end, expected)
