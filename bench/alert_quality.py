@@ -10,6 +10,7 @@ generated answers with fixed seeds:
 
     python -m bench.alert_quality                     # the table in bench/README.md
     python -m bench.alert_quality --smoke             # seconds: what make test runs
+    python -m bench.alert_quality --thin              # 2,000 thin series: the baseline's margin
 """
 
 from __future__ import annotations
@@ -33,12 +34,13 @@ from streamer.core.rules import Rule
 from streamer.core.scales import CES_7, CSAT_5, NPS_SCALE, Metric, Scoring
 from streamer.core.scores import ScoreKind
 from streamer.core.sequential import limit, reference
-from streamer.core.tally import NpsTally
+from streamer.core.tally import CsatTally, NpsTally
 from streamer.core.timeline import Timeline
 from streamer.rules_file import read_rules
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
+QUARTER_MS = 91 * DAY_MS
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a Thursday
 RULES = Path(__file__).parents[1] / "deploy" / "rules.example.yaml"
 TIMELINE = Timeline.parse("1m", "5m,1h,24h,7d", "10m")
@@ -199,6 +201,40 @@ def expected_delay_minutes(
     return math.inf if per_answer <= 0 else 60.0 * h / per_answer / per_hour
 
 
+def thin_csat_pages(
+    rng: random.Random, truth: float, agents: int, per_hour: float, baseline_n: int, weeks: int
+) -> int:
+    """False pages of a CSAT drop rule (min_drop 0.05, 1 false page a quarter) over ``agents``
+    series in control at ``truth``: each week every series gets a baseline of ``baseline_n``
+    answers drawn afresh, then a week of answers. The CUSUM is floored at 0 after every answer,
+    which pages at least as often as the detector's floor per bucket. A page is an alarm that
+    starts; it ends when the statistic is back at 0, as the detector's does."""
+    h = limit(per_hour / HOUR_MS, agents, 1.0 / QUARTER_MS)
+    pages, per_week, log_truth = 0, round(per_hour * 24 * 7), math.log(truth)
+    for _ in range(agents):
+        statistic, alarmed = 0.0, False
+        for _ in range(weeks):
+            satisfied = sum(rng.random() < truth for _ in range(baseline_n))
+            baseline = CsatTally(baseline_n, satisfied)
+            ref = reference(ScoreKind.CSAT, baseline, 0.05, Scoring().ces, agents)
+            if ref is None:
+                continue
+            success, failure = ref.slope + ref.per_answer, ref.per_answer
+            left = per_week
+            while left:
+                # Satisfied answers in a row until the next dissatisfied one (geometric).
+                run = min(left, int(math.log(1.0 - rng.random()) / log_truth))
+                statistic = max(0.0, statistic + run * success)
+                alarmed = alarmed and statistic > 0.0
+                left -= run
+                if left:
+                    left -= 1
+                    statistic = min(h, statistic + failure)
+                    if statistic >= h and not alarmed:
+                        alarmed, pages = True, pages + 1
+    return pages
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rules", default=str(RULES))
@@ -211,7 +247,19 @@ def main() -> None:
     parser.add_argument(
         "--only", choices=["stationary", "detection"], help="one half (run both side by side)"
     )
+    parser.add_argument(
+        "--thin",
+        action="store_true",
+        help="only the false pages of a CSAT drop rule over 2,000 thin agents, 10 quarters",
+    )
     args = parser.parse_args()
+    if args.thin:
+        # CSAT 0.97, 1.5 answers an hour, 6-day baselines (216 answers): docs/alerting.md.
+        pages = [
+            thin_csat_pages(random.Random(seed), 0.97, 2000, 1.5, 216, 13) for seed in range(10)
+        ]
+        print(f"false pages per quarter, 10 seeds: {pages}; {sum(pages)} against a budget of 10")
+        return
     if args.table:
         print("| min_drop | true drop | answers/h | series | budget | expected delay |")
         print("|---|---|---|---|---|---|")

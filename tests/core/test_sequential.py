@@ -8,6 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from bench.alert_quality import thin_csat_pages
 from streamer.core.scales import CesPolicy
 from streamer.core.scores import ScoreKind
 from streamer.core.sequential import MIN_LIMIT, Cusum, limit, reference
@@ -284,42 +285,12 @@ def test_a_baseline_sits_above_its_truth_no_more_often_than_its_share_of_the_rul
     assert worst <= 1.25, worst
 
 
-def _csat_pages(rng, truth, agents, per_hour, baseline_n, weeks):
-    """False pages of a CSAT drop rule (min_drop 0.05, 1 false page a quarter) over ``agents``
-    series in control at ``truth``: each week every series gets a baseline of ``baseline_n``
-    answers drawn afresh, then a week of answers. The CUSUM is floored at 0 after every answer,
-    which pages at least as often as the detector's floor per bucket. A page is an alarm that
-    starts; it ends when the statistic is back at 0, as the detector's does."""
-    h = limit(per_hour / 3_600_000, agents, 1.0 / (91 * 86_400_000))
-    pages, per_week, log_truth = 0, round(per_hour * 24 * 7), math.log(truth)
-    for _ in range(agents):
-        statistic, alarmed = 0.0, False
-        for _ in range(weeks):
-            satisfied = sum(rng.random() < truth for _ in range(baseline_n))
-            ref = reference(ScoreKind.CSAT, CsatTally(baseline_n, satisfied), 0.05, CES, agents)
-            if ref is None:
-                continue
-            success, failure = ref.slope + ref.per_answer, ref.per_answer
-            left = per_week
-            while left:
-                # Satisfied answers in a row until the next dissatisfied one (geometric).
-                run = min(left, int(math.log(1.0 - rng.random()) / log_truth))
-                statistic = max(0.0, statistic + run * success)
-                alarmed = alarmed and statistic > 0.0
-                left -= run
-                if left:
-                    left -= 1
-                    statistic = min(h, statistic + failure)
-                    if statistic >= h and not alarmed:
-                        alarmed, pages = True, pages + 1
-    return pages
-
-
 def test_many_thin_series_near_the_top_of_the_scale_stay_within_the_false_page_budget():
     """CSAT 0.97 on 2,000 agents at 1.5 answers an hour: 216 answers in each 6-day baseline.
     Among 2,000 baselines a few are always estimated well above the truth; with a margin of one
-    standard error, which near 1 shrinks with the estimate, they paged 4.6 times a quarter
+    standard error, which near 1 shrinks with the estimate, they paged 3.3 times a quarter
     against a budget of 1 (measured over 10 seeds; 11 in these two quarters). With a Wilson bound
-    at the rule's share of the margin's tail: none, at these seeds."""
-    pages = _csat_pages(random.Random(1), 0.97, 2000, 1.5, 216, weeks=26)
+    at the rule's share of the margin's tail: none, at these seeds (and in ten quarters:
+    `python -m bench.alert_quality --thin`)."""
+    pages = thin_csat_pages(random.Random(1), 0.97, 2000, 1.5, 216, weeks=26)
     assert pages <= 2  # the budget: 1 false page a quarter for the whole rule
