@@ -36,6 +36,7 @@ def build_app(config: Config) -> StreamerApp:
         broker_rebalance_timeout=s.session_timeout_s,
         broker_heartbeat_interval=max(1.0, s.session_timeout_s / 5),
         broker_max_poll_records=s.batch_max,
+        producer_request_timeout=s.producer_timeout_s,
         consumer_auto_offset_reset="earliest",
         consumer_group_instance_id=s.instance_id or None,
         web_host=s.web_host,

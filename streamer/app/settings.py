@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # Kafka brokers refuse sessions outside group.{min,max}.session.timeout.ms (6 s..30 min by
     # default); the local broker takes shorter ones, which the tests use.
     session_timeout_s: float = Field(10.0, gt=0, le=1_800)
+    # Faust's default: a cluster may be away that long before a record is given up (and the
+    # worker stops: outbox.py).
+    producer_timeout_s: float = Field(1_200.0, ge=1, le=86_400)
     instance_id: str | None = Field(
         None,
         description="the consumer's group.instance.id (static membership), unique per worker",

@@ -133,3 +133,55 @@ def test_a_stopped_broker_neither_crashes_nor_spins_the_worker(own_broker, tmp_p
         print(f"\nbroker stopped 30 s: worker alive, {cpu:.1f} s CPU while it was down")
     finally:
         restarted.stop()
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("KAFKA_BOOTSTRAP")),
+    reason="freezes the local broker process, not a cluster",
+)
+def test_a_record_the_broker_never_took_stops_the_worker_and_the_restart_ends_exact(
+    own_broker, tmp_path
+):
+    """The broker freezes mid-stream for longer than the producer may wait
+    (STREAMER_PRODUCER_TIMEOUT_S): the records of the next commit are given up. Committing past
+    them would lose what they carried; the worker stops at once with status 3 instead, and a
+    worker started after the broker is back counts every answer exactly once."""
+    bootstrap, pid = own_broker
+    topics = Topics()
+    worker = WorkerProcess(bootstrap, topics, tmp_path, STREAMER_PRODUCER_TIMEOUT_S="3").start()
+    events, messages = stream(20_000, seed=11)
+
+    def send_slowly():  # a stream of a few seconds, so that the freeze comes mid-stream
+        for i in range(0, len(messages), 200):
+            produce(bootstrap, topics.input, messages[i : i + 200])
+            time.sleep(0.1)
+
+    sender = threading.Thread(target=send_slowly)
+    try:
+        worker.wait_ready()
+        sender.start()
+        wait_until(
+            lambda: 0 < sum(counted([worker]).values()) < len(events) // 2,
+            60,
+            "the worker to be counting, mid-stream",
+        )
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            status = worker.process.wait(timeout=90)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert status == 3, worker.tail()
+        assert "was not written to Kafka" in worker.tail(2000)
+    finally:
+        worker.stop()
+    sender.join()
+    restarted = WorkerProcess(bootstrap, topics, tmp_path).start()
+    try:
+        restarted.wait_ready()
+        wait_until(
+            lambda: counted([restarted]) == expected_counts(events),
+            120,
+            "every answer counted once after the restart",
+        )
+    finally:
+        restarted.stop()
