@@ -58,27 +58,34 @@ class Outbox:
         they are Faust's own futures). A record that failed (after the producer's own retries)
         is given to ``on_lost``, then RecordLost is raised, now and at every later call.
         Callers may overlap (the intake's commit, the timer's seal): each waits for everything
-        sent before it was called."""
+        sent before it was called, and a failure is found whichever caller sees it done."""
         if self._lost is not None:
             raise RecordLost() from self._lost
-        if not self._pending:
+        pending = list(self._pending)
+        if not pending:
             return  # nothing of ours is buffered: no flush to wait for
         try:
             await self._flush()
         except RuntimeError as error:  # Faust's "Cannot flush: Producer not Running", stopping
             raise ProducerClosed() from error
-        pending = list(self._pending)
         _, undone = await asyncio.wait(pending, timeout=self._timeout_s)
-        self._pending = [f for f in self._pending if not f.done()]
-        for future in pending:
-            if future.done() and not future.cancelled() and future.exception() is not None:
-                self._lost = cast(BaseException, future.exception())
-                self._on_lost(self._lost)
-                raise RecordLost() from self._lost
+        self._settle()
         if undone:
             raise TimeoutError(
                 f"{len(undone)} records not acknowledged within {self._timeout_s:g} s"
             )
+
+    def _settle(self) -> None:
+        """Forget the acknowledged records; a failed one, sent by any caller, is a lost one."""
+        if self._lost is None:
+            for future in self._pending:
+                if future.done() and not future.cancelled() and future.exception() is not None:
+                    self._lost = cast(BaseException, future.exception())
+                    self._on_lost(self._lost)
+                    break
+        if self._lost is not None:
+            raise RecordLost() from self._lost
+        self._pending = [f for f in self._pending if not f.done()]
 
 
 class _Topic:

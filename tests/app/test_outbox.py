@@ -197,3 +197,51 @@ def test_the_worker_stops_at_once_with_status_3_when_a_record_is_lost(monkeypatc
     assert codes == [worker_module.EXIT_RECORD_LOST] == [3]
     [line] = [r for r in caplog.records if r.levelname == "CRITICAL"]
     assert "counts again from the last commit" in line.getMessage()
+
+
+def test_a_record_that_fails_during_another_callers_wait_is_found_all_the_same():
+    """The intake's commit waits for a log record; meanwhile the timer sends an alert state,
+    which fails. The commit's own records are acknowledged, but the failure must not be
+    forgotten: it used to be dropped unchecked, and the next commit went through."""
+    lost = []
+
+    async def scenario():
+        outbox = Outbox(nothing, timeout_s=1, on_lost=lost.append)
+        topic = SlowTopic()
+        outbox.topic(topic).send_soon(value=b"log record")
+        commit = asyncio.create_task(outbox.delivered())
+        await asyncio.sleep(0.01)
+        outbox.topic(topic).send_soon(value=b"alert state")
+        topic.futures[1].set_exception(KafkaTimeoutError())
+        topic.futures[0].set_result("acked")
+        with pytest.raises(RecordLost):
+            await commit
+        with pytest.raises(RecordLost):
+            await outbox.delivered()
+
+    run(scenario)
+    assert len(lost) == 1
+
+
+def test_overlapping_callers_whose_records_another_settled_wait_for_nothing_more():
+    """The timer's seal forgets the acknowledged records while the intake's commit is still in
+    the producer's flush: the commit, whose records were those, returns (it used to call
+    asyncio.wait on an empty set: ValueError)."""
+
+    async def slow_flush():
+        await asyncio.sleep(0.02)
+
+    async def scenario():
+        outbox = Outbox(slow_flush, timeout_s=1, on_lost=refuse)
+        topic = SlowTopic()
+        outbox.topic(topic).send_soon(value=b"alert state")
+        seal = asyncio.create_task(outbox.delivered())
+        await asyncio.sleep(0.03)
+        outbox.topic(topic).send_soon(value=b"log record")
+        commit = asyncio.create_task(outbox.delivered())
+        await asyncio.sleep(0)
+        topic.futures[1].set_result("acked")
+        topic.futures[0].set_result("acked")
+        await asyncio.gather(seal, commit)
+
+    run(scenario)
