@@ -72,6 +72,7 @@ def bytes_per_answer(rate: int, commit_ms: int, seconds: int) -> float:
             writes = board.flush(now)
             written += sum(len(key) + len(value or b"") for _, key, value in writes)
             written += SEAL_BYTES * len({partition for partition, _, _ in writes})
+            board.acknowledged()
     return written / answers
 
 

@@ -156,6 +156,7 @@ def _through_board(
         board.advance(now_ms)
         if flush:
             board.flush(now_ms)
+            board.acknowledged()
 
 
 def measure(

@@ -114,6 +114,7 @@ class Simulation:
                     self.table.pop(key, None)
                 else:
                     self.table[key] = kept(value)
+            board.acknowledged()
 
 
 def max_series(touchpoints: int) -> int:

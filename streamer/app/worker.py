@@ -144,6 +144,7 @@ class Worker:
             # too, which write no state when a batch has nothing else), then the state's seal.
             await outbox.delivered()
             await seal()
+            self.board.acknowledged()
 
         intake = Intake(
             config.topics,

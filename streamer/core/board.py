@@ -92,6 +92,7 @@ class Board:
         groups: dict[Group, Sequence[int]] = {}
         first: dict[tuple[object, ...], SurveyResponse] = {}
         on_time_from = self.timeline.on_time_from(now_ms)
+        remembered_from = now_ms - self.dedupe_horizon_ms
         bucket_ms = self.timeline.bucket_ms
         identity, units, scored = self._identity, self._units, _SCORED
         accept = accepted.append
@@ -103,9 +104,10 @@ class Board:
             occurred = response.occurred_at_ms
             if offset <= journal.checkpoint:
                 outcomes[Outcome.REPLAYED] += 1
-                if occurred >= on_time_from:
+                if occurred >= max(on_time_from, remembered_from):
                     # Counted before: its id is remembered again, in case the log record that
-                    # held it was lost (ledger.py) while a snapshot kept its counts.
+                    # held it was lost (ledger.py) while a snapshot kept its counts. Not an old
+                    # one's (a replay of days): its retries are over, and it would take room.
                     journal.remember(response.event_id)
                 continue
             journal.checkpoint = offset
@@ -221,6 +223,11 @@ class Board:
         for partition, journal in self.journals.items():
             writes += journal.flush(now_ms, self._shards[partition])
         return writes
+
+    def acknowledged(self) -> None:
+        """Everything flushed so far is in Kafka (``ledger.Journal.acknowledged``)."""
+        for journal in self.journals.values():
+            journal.acknowledged()
 
     def restore(
         self, persisted: Iterable[tuple[bytes, bytes]], partitions: Iterable[int], now_ms: int

@@ -14,8 +14,23 @@ bytes, at most doubled) and recovery reads at most about twice the state.
 Idempotence: an answer at or below the checkpoint was counted before a crash and is skipped
 (``replayed``); an answer whose event id was counted within the dedupe horizon is a producer's
 retry (``duplicate``). The checkpoint and digests go in the same record as the tallies they
-cover, so a crash can never keep one without the others. Log records are numbered, and the log
-is read in order up to its first missing record: one lost by the broker hides those after it.
+cover, so a crash can never keep one without the others.
+
+A record the broker loses (``app/outbox.py``: the worker then stops before any offset passes
+it) may be followed by records that were written, in its flush and in any sent before the loss
+was seen; so nothing persisted may depend on a record not known written:
+
+- log records are numbered, each the successor of the one before (``{"p": n}`` when that is not
+  its own number minus 1), and the log is read from the snapshot along that chain up to the
+  first one missing: a later record's checkpoint would hide the lost one's answers when they
+  come again. Records off the chain are deleted; numbers are never used twice, nor are
+  snapshot generations;
+- what a flush makes obsolete (an older snapshot's chunks, log records a snapshot holds past
+  the horizon) is deleted only at the flush after one known written (``acknowledged``), and a
+  header keeps the last header known written (``previous``; null: the log alone before it),
+  read instead when a chunk of its own snapshot is missing;
+- a log record in another bucket size than the last header known written says its size
+  (``{"u": ms}``), so that it reads right with whichever header the reader finds.
 
 Versioned: a header names the layout (its version, bucket size and tiers) and the scoring
 policy the counts were made with (``scales.Scoring.policy``: the CES scale, the CSAT thresholds);
@@ -33,7 +48,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from hashlib import blake2b
 from itertools import accumulate, groupby
 from operator import add, itemgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -125,10 +140,30 @@ class Journal:
         self._forgotten: set[int] = set()
         """Ids of series forgotten since the last log record: their pending tallies are of
         expired buckets, and their definitions are no longer written."""
-        self._log_unit_ms = timeline.bucket_ms
-        """The bucket size of the persisted header, which log records count buckets in: the
-        configured one once a header of it is written (a crash between a log record and the
-        header after it must leave the record readable with the header before it)."""
+        self._acked_unit_ms = timeline.bucket_ms
+        """The bucket size of the last header known written: log records in another size say
+        theirs (a header not yet acknowledged may be lost, and a reader then reads the one
+        before it)."""
+        self._chain_end = 0
+        """The number of the last log record read or written in order: the next one's
+        predecessor (numbers are never reused: after a gap they skip the records discarded)."""
+        self._acked_header: dict[str, Any] | None = None
+        """The last header known written: kept in the next one, to be read instead if a record
+        of that one's snapshot is lost."""
+        self._written_header: dict[str, Any] | None = None
+        self._generations: dict[int, int] = {}
+        """Chunk counts of the snapshot generations in the changelog."""
+        self._last_generation = 0
+        """The highest generation ever seen: numbers are never reused either."""
+        self._discarded: set[int] = set()
+        """Log records found off the chain at a restore, until their deletion is known written:
+        every header names them, so that a deletion lost cannot bring one back (under a
+        snapshot, where the chain is not traced)."""
+        self._superseded: list[bytes] = []
+        """Records made obsolete by a flush not yet acknowledged (the chunks of older snapshots,
+        log records past the horizon that a snapshot holds): deleted at the flush after it is
+        acknowledged (``acknowledged``). Deleted at once, they would be gone with nothing to
+        replace them if a record of that flush were lost."""
 
     # -- answers ---------------------------------------------------------------------------
 
@@ -182,22 +217,41 @@ class Journal:
         )
         if due:
             writes += self._snapshot(windows)
-        writes += self._expire(now_ms)
+        self._superseded += [write.key for write in self._expire(now_ms)]
         return writes
+
+    def acknowledged(self) -> None:
+        """Everything flushed so far is in Kafka: what it made obsolete goes with the next
+        flush."""
+        if self._written_header is not None:
+            self._acked_header, self._written_header = self._written_header, None
+            self._acked_unit_ms = self.timeline.bucket_ms
+            kept = self._generation
+            for generation, count in self._generations.items():
+                if generation != kept:
+                    self._superseded += [
+                        chunk_key(self.partition, generation, i) for i in range(count)
+                    ]
+            self._generations = {kept: self._generations[kept]}
+        self._stale += self._superseded
+        self._superseded = []
+        self._discarded.clear()  # their deletions went with a flush now written
 
     def _log_record(self, now_ms: int) -> Write:
         """``[checkpoint, flushed (s), [[series id, bucket - flushed bucket, *counts]...],
-        [[series id, series key]...] for series new to the log]``, a newline, then the 16-byte
-        digests: about 56 bytes for a flush of one answer."""
+        [[series id, series key]...] for series new to the log, {"p": the previous record's
+        number, when not this one's minus 1; "u": the bucket size, when not the header's}]``
+        (the last two only when needed), a newline, then the 16-byte digests: about 56 bytes
+        for a flush of one answer."""
         self._seq += 1
         seconds = now_ms // 1000
-        bucket_ms, unit_ms, forgotten = self.timeline.bucket_ms, self._log_unit_ms, self._forgotten
-        base = seconds * 1000 // unit_ms
+        bucket_ms, forgotten = self.timeline.bucket_ms, self._forgotten
+        base = seconds * 1000 // bucket_ms
         meta: list[object] = [
             self.checkpoint,
             seconds,
             [
-                [sid, start * bucket_ms // unit_ms - base, *counts]
+                [sid, start - base, *counts]
                 for (sid, start), counts in self._pending.items()
                 if sid not in forgotten
             ],
@@ -206,6 +260,14 @@ class Journal:
         defined = [[self.ids[key], key.encode()] for key in self._undefined if key in self.ids]
         if defined:
             meta.append(defined)
+        extras: dict[str, int] = {}
+        if self._chain_end != self._seq - 1:
+            extras["p"] = self._chain_end
+        if bucket_ms != self._acked_unit_ms:
+            extras["u"] = bucket_ms
+        if extras:
+            meta.append(extras)
+        self._chain_end = self._seq
         value = orjson.dumps(meta) + b"\n" + bytes(self._fresh)
         self._segments.append(_Segment(self._seq, seconds * 1000))
         self._persisted_checkpoint = self.checkpoint
@@ -215,8 +277,7 @@ class Journal:
         return Write(self.partition, key, value)
 
     def _snapshot(self, windows: Mapping[SeriesKey, SeriesWindows]) -> list[Write]:
-        old_generation, old_chunks = self._generation, self._chunks
-        self._generation += 1
+        self._generation = self._last_generation = self._last_generation + 1
         bucket_ms = self.timeline.bucket_ms
         chunks: list[bytes] = []
         part: list[bytes] = []
@@ -245,8 +306,9 @@ class Journal:
             for i, chunk in enumerate(chunks)
         ]
         self._chunks = len(chunks)
+        self._generations[self._generation] = self._chunks
         self._folded_seq = self._seq
-        header = {
+        header: dict[str, Any] = {
             "v": LAYOUT_VERSION,
             "bucket_ms": bucket_ms,
             "fine_ms": self.timeline.fine_ms,
@@ -258,15 +320,15 @@ class Journal:
             "next": self._next_id,
             "scoring": self.policy,
         }
+        if self._discarded:
+            header["discarded"] = sorted(self._discarded)
+        self._written_header = dict(header)
+        header["previous"] = self._acked_header  # null: before it, the log alone
         # The header goes after its chunks (one partition keeps the order): a crash before it
-        # leaves the previous snapshot whole.
+        # leaves the previous snapshot whole; so does a lost record of this one, its chunks
+        # being deleted only once this one is acknowledged.
         writes.append(Write(self.partition, header_key(self.partition), orjson.dumps(header)))
-        writes += [
-            Write(self.partition, chunk_key(self.partition, old_generation, i), None)
-            for i in range(old_chunks)
-        ]
         self._needs_header = False
-        self._log_unit_ms = bucket_ms
         self._snapshot_bytes = sum(len(w.key) + len(w.value or b"") for w in writes)
         self._log_bytes = 0
         return writes
@@ -293,26 +355,8 @@ class Journal:
         """Read this partition's persisted records (key -> value); yields each series' buckets
         (a snapshot's, then the log's since), in as few runs as it can: one when the log's
         buckets all come after the snapshot's. Raises LayoutError on state it must not read."""
-        header_raw = records.get(header_key(self.partition))
-        header = orjson.loads(header_raw) if header_raw else None
-        if header is not None:
-            check_layout(self.partition, header, self.timeline.bucket_ms, self.policy)
-            self._generation, self._chunks = header["generation"], header["chunks"]
-            self._folded_seq = self._seq = header["seq"]
-            self.checkpoint = self._persisted_checkpoint = header["o"]
-            self._next_id = header["next"]
-            self._needs_header = (
-                header["bucket_ms"] != self.timeline.bucket_ms
-                or header.get("scoring") != self.policy
-            )
-            self._log_unit_ms = header["bucket_ms"]
-        # Log records count buckets in the size of the header before them; with no header, a
-        # crash came between the very first log record and the header that follows it (in the
-        # same flush): nothing records what they were counted with, so they are read as counted
-        # with the configured bucket size and scoring policy (one commit's answers at most).
-        stored_bucket_ms = header["bucket_ms"] if header else self.timeline.bucket_ms
         logs: list[tuple[int, bytes]] = []
-        chunks: list[bytes] = []
+        chunks: dict[int, dict[int, bytes]] = {}
         for key, value in records.items():
             parts = key.split(b"|")
             if parts[1:2] not in ([b"H"], [b"L"], [b"S"]):
@@ -323,21 +367,24 @@ class Journal:
                 )
             if parts[1:2] == [b"L"]:
                 logs.append((int(parts[2]), value))
-            elif parts[1:2] == [b"S"] and (
-                int(parts[2]) != self._generation or int(parts[3]) >= self._chunks
-            ):
-                self._stale.append(key)  # a snapshot a crash left unfinished, or replaced
-            elif parts[1:2] == [b"S"] and header is not None:
-                chunks.append(value)
-        if header is not None and len(chunks) != self._chunks:
-            raise LayoutError(
-                f"partition {self.partition}: the snapshot of generation {self._generation} has "
-                f"{len(chunks)} of its {self._chunks} chunks: a record of it was lost by the "
-                f"broker, and the counts of this partition cannot be read exactly. Restore the "
-                f"changelog topic from a backup, or {AFRESH}."
-            )
-        logged = self._read_log(self._in_order(sorted(logs)), stored_bucket_ms)
-        for chunk in chunks:
+            elif parts[1:2] == [b"S"]:
+                chunks.setdefault(int(parts[2]), {})[int(parts[3])] = value
+        header_raw = records.get(header_key(self.partition))
+        header = self._readable_header(orjson.loads(header_raw), chunks) if header_raw else None
+        # Log records count buckets in the header's size unless they say theirs; with no
+        # header, a crash came between the very first log record and the header that follows
+        # it (in the same flush): nothing records what they were counted with, so they are read
+        # as counted with the configured bucket size and scoring policy (one commit's answers).
+        stored_bucket_ms = header["bucket_ms"] if header else self.timeline.bucket_ms
+        self._last_generation = max([self._last_generation, *chunks])
+        snapshot = chunks.pop(self._generation, {}) if header is not None else {}
+        for index in [i for i in snapshot if i >= self._chunks]:  # a longer one, unfinished
+            del snapshot[index]
+            self._stale.append(chunk_key(self.partition, self._generation, index))
+        for generation, left in chunks.items():  # unfinished, lost or replaced snapshots
+            self._stale += [chunk_key(self.partition, generation, i) for i in left]
+        logged = self._read_log(self._in_order(logs), stored_bucket_ms)
+        for _, chunk in sorted(snapshot.items()):
             for sid, text, deltas, counts in orjson.loads(chunk):
                 series = self._define(sid, SeriesKey.decode(text))
                 units = list(accumulate(deltas))
@@ -356,46 +403,99 @@ class Journal:
             if defined is not None:
                 yield Restored(defined, self._starts(units, stored_bucket_ms), counts)
         self._keys_by_id.clear()
-        # Records that expired while the worker was down: deleted with the next flush.
+        # Records that expired while the worker was down (the snapshot read holds them).
         self._stale += [write.key for write in self._expire(now_ms)]
 
-    def _in_order(self, logs: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
-        """The log as written, in order: the records the snapshot holds, then those after it
-        up to the first one missing. A record the broker lost (``app/outbox.py``) stops the
-        worker before any offset passes it, but records sent after it may have been written:
-        read, their checkpoints would skip the lost record's answers when they come again.
-        So they are not read, and are deleted with the next flush, before a record takes the
-        lost one's number."""
-        following = self._folded_seq + 1
-        for index, (seq, _) in enumerate(logs):
-            if seq > self._folded_seq:
-                if seq != following:
-                    self._stale += [log_key(self.partition, later) for later, _ in logs[index:]]
-                    return logs[:index]
-                following += 1
-        return logs
+    def _readable_header(
+        self, header: dict[str, Any], chunks: Mapping[int, Mapping[int, bytes]]
+    ) -> dict[str, Any] | None:
+        """The header to read: the one persisted, or, when a record of its snapshot was lost,
+        the one before it (null: the log alone), whose records are deleted only once a newer
+        one is known written. Sets the journal's state from it; raises LayoutError when
+        neither is whole (or a header of a version before "previous" misses chunks)."""
+        candidates: list[dict[str, Any] | None] = [header]
+        if "previous" in header:
+            candidates.append(header.pop("previous"))
+        self._discarded = set(header.get("discarded", ()))
+        self._last_generation = max([int(header["generation"]), *chunks])
+        for candidate in candidates:
+            if candidate is None:  # nothing acknowledged before: the log from its start
+                self._needs_header = True
+                return None
+            generation, count = int(candidate["generation"]), int(candidate["chunks"])
+            if len(chunks.get(generation, {}).keys() & set(range(count))) < count:
+                continue
+            check_layout(self.partition, candidate, self.timeline.bucket_ms, self.policy)
+            self._generation, self._chunks = generation, count
+            self._generations = {generation: count}
+            self._folded_seq = self._seq = self._chain_end = int(candidate["seq"])
+            self.checkpoint = self._persisted_checkpoint = int(candidate["o"])
+            self._next_id = int(candidate["next"])
+            self._acked_header = candidate
+            self._acked_unit_ms = int(candidate["bucket_ms"])
+            self._needs_header = (
+                candidate is not header
+                or candidate["bucket_ms"] != self.timeline.bucket_ms
+                or candidate.get("scoring") != self.policy
+            )
+            return candidate
+        raise LayoutError(
+            f"partition {self.partition}: the snapshot of generation {header['generation']} "
+            f"misses chunks, and nothing before it can be read: records were lost by the "
+            f"broker, and the counts of this partition cannot be read exactly. Restore the "
+            f"changelog topic from a backup, or {AFRESH}."
+        )
+
+    def _in_order(self, logs: list[tuple[int, bytes]]) -> list[tuple[int, list[Any], bytes]]:
+        """The log as written, parsed: the records the snapshot holds (for their digests), then
+        those after it, each the successor of the one before, up to the first one missing. A
+        record the broker lost (``app/outbox.py``) stops the worker before any offset passes
+        it, but records sent after it may have been written: read, their checkpoints would skip
+        the lost record's answers when they come again. So they are not read, and are deleted
+        with the next flush; their numbers are not used again."""
+        parsed = []
+        for seq, value in sorted(logs):
+            meta, _, digests = value.partition(b"\n")
+            parsed.append((seq, orjson.loads(meta), digests))
+        self._seq = max([self._seq, *(seq for seq, _, _ in parsed)])
+        parsed = [record for record in parsed if record[0] not in self._discarded]
+        successors: dict[int, int] = {}
+        for seq, meta, _ in parsed:
+            extras = meta[-1] if isinstance(meta[-1], dict) else {}
+            successors.setdefault(int(extras.get("p", seq - 1)), seq)
+        chain = {seq for seq, _, _ in parsed if seq <= self._folded_seq}
+        at = self._folded_seq
+        while at in successors:
+            at = successors[at]
+            chain.add(at)
+        self._chain_end = at
+        off = {seq for seq, _, _ in parsed if seq not in chain}
+        self._discarded |= off
+        self._stale += [log_key(self.partition, seq) for seq in sorted(self._discarded)]
+        return [record for record in parsed if record[0] in chain]
 
     def _read_log(
-        self, logs: list[tuple[int, bytes]], stored_bucket_ms: int
+        self, logs: list[tuple[int, list[Any], bytes]], stored_bucket_ms: int
     ) -> dict[int, tuple[list[int], list[int]]]:
         """Take the log records' checkpoints and digests; returns the buckets they add to the
         snapshot, per series id: their starts in ``stored_bucket_ms`` units, in order, each
         once, and their counts one bucket after another."""
-        self._dedupe.restore([(seq, value.partition(b"\n")[2]) for seq, value in logs])
+        self._dedupe.restore([(seq, digests) for seq, _, digests in logs])
         logged: dict[tuple[int, int], list[int]] = {}
-        for seq, value in logs:
-            checkpoint, seconds, deltas, *defined = orjson.loads(value.partition(b"\n")[0])
-            self._seq = max(self._seq, seq)
+        for seq, meta, digests in logs:
+            checkpoint, seconds, deltas, *rest = meta
+            extras = rest.pop() if rest and isinstance(rest[-1], dict) else {}
             self._segments.append(_Segment(seq, seconds * 1000))
-            self.checkpoint = self._persisted_checkpoint = max(self.checkpoint, checkpoint)
             if seq <= self._folded_seq:
-                continue
-            self._log_bytes += len(value)
-            for sid, text in defined[0] if defined else ():
+                continue  # the header's checkpoint covers it
+            self.checkpoint = self._persisted_checkpoint = max(self.checkpoint, checkpoint)
+            self._log_bytes += len(orjson.dumps(meta)) + 1 + len(digests)
+            for sid, text in rest[0] if rest else ():
                 self._define(sid, SeriesKey.decode(text))
-            base = seconds * 1000 // stored_bucket_ms
+            unit_ms = int(extras.get("u", stored_bucket_ms))
+            base = seconds * 1000 // unit_ms
             for sid, start, *counts in deltas:
-                bucket = (sid, base + start)
+                bucket = (sid, (base + start) * unit_ms // stored_bucket_ms)
                 kept = logged.get(bucket)
                 logged[bucket] = counts if kept is None else list(map(add, kept, counts))
         runs: dict[int, tuple[list[int], list[int]]] = {}

@@ -67,6 +67,7 @@ def test_a_90_day_history_is_exact_at_each_windows_resolution():
                 table.pop(key, None)
             else:
                 table[key] = value
+        board.acknowledged()
     again = Board(Scoring(), TIMELINE, now_ms=now)
     again.restore(list(table.items()), {0, 1}, now)
     for live in (board, again):
