@@ -34,7 +34,7 @@ from streamer.core.rules import Rule
 from streamer.core.scales import CES_7, CSAT_5, NPS_SCALE, Metric, Scoring
 from streamer.core.scores import ScoreKind
 from streamer.core.sequential import limit, reference
-from streamer.core.tally import CsatTally, NpsTally
+from streamer.core.tally import CesTally, CsatTally, NpsTally
 from streamer.core.timeline import Timeline
 from streamer.rules_file import read_rules
 
@@ -235,6 +235,44 @@ def thin_csat_pages(
     return pages
 
 
+def thin_ces_pages(
+    rng: random.Random,
+    shares: dict[int, float],
+    agents: int,
+    per_hour: float,
+    baseline_n: int | None,
+    weeks: int,
+) -> int:
+    """As ``thin_csat_pages`` for a CES-mean drop rule (1-7, min_drop 0.5): answers drawn from
+    ``shares`` (score -> share), each week a baseline of ``baseline_n`` answers (None: the
+    truth itself, a baseline known exactly), then a week of answers, one at a time."""
+    h = limit(per_hour / HOUR_MS, agents, 1.0 / QUARTER_MS)
+    scores, weights = list(shares), list(shares.values())
+    mean = sum(s * w for s, w in shares.items())
+    square = sum(s * s * w for s, w in shares.items())
+    known = CesTally(10**6, round(mean * 10**6), round(square * 10**6), 0)
+    pages, per_week = 0, round(per_hour * 24 * 7)
+    for _ in range(agents):
+        statistic, alarmed = 0.0, False
+        for _ in range(weeks):
+            baseline = known
+            if baseline_n is not None:
+                drawn = rng.choices(scores, weights, k=baseline_n)
+                baseline = CesTally(baseline_n, sum(drawn), sum(x * x for x in drawn), 0)
+            ref = reference(ScoreKind.CES_MEAN, baseline, 0.5, Scoring().ces, agents)
+            assert ref is not None
+            for x in rng.choices(scores, weights, k=per_week):
+                statistic = min(h, max(0.0, statistic + ref.slope * x + ref.per_answer))
+                alarmed = alarmed and statistic > 0.0
+                if statistic >= h and not alarmed:
+                    alarmed, pages = True, pages + 1
+    return pages
+
+
+SKEWED_CES = {1: 0.05, 6: 0.25, 7: 0.70}
+"""Mostly 6-7 with a few 1s: the shape of real CES answers, where a normal model misleads."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rules", default=str(RULES))
@@ -250,7 +288,7 @@ def main() -> None:
     parser.add_argument(
         "--thin",
         action="store_true",
-        help="only the false pages of a CSAT drop rule over 2,000 thin agents, 10 quarters",
+        help="only the false pages of CSAT and CES drop rules over 2,000 thin agents",
     )
     args = parser.parse_args()
     if args.thin:
@@ -258,7 +296,13 @@ def main() -> None:
         pages = [
             thin_csat_pages(random.Random(seed), 0.97, 2000, 1.5, 216, 13) for seed in range(10)
         ]
-        print(f"false pages per quarter, 10 seeds: {pages}; {sum(pages)} against a budget of 10")
+        print(f"CSAT, false pages per quarter, 10 seeds: {pages}; {sum(pages)}, budget 10")
+        for baseline_n in (None, 216):
+            ces = [
+                thin_ces_pages(random.Random(seed), SKEWED_CES, 2000, 1.5, baseline_n, 13)
+                for seed in range(2)
+            ]
+            print(f"CES mean, baseline {baseline_n or 'known'}: {ces} in 2 quarters, budget 2")
         return
     if args.table:
         print("| min_drop | true drop | answers/h | series | budget | expected delay |")
