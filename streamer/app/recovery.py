@@ -5,6 +5,7 @@ has and closes until the next recovery."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -50,6 +51,9 @@ class Recovery:
         mine = self._assigned()
         # Sources: the input's partitions, and the repartition topic's (repartition.py).
         sources = mine | {self._partitions + p for p in mine}
+        # The restore holds every parsed record at once: the cyclic collector walked them again
+        # and again, 30% of a 10,000-series restore (none of it is cyclic garbage).
+        gc.disable()
         try:
             self._board.restore(self._store.load(mine), sources, self._clock_ms())
         except LayoutError as error:
@@ -57,6 +61,8 @@ class Recovery:
             # Nothing was counted or committed: stopping here loses nothing, and a worker that
             # ran on would misread or overwrite the state.
             os._exit(EXIT_UNREADABLE_STATE)
+        finally:
+            gc.enable()
         # With no partition there is no series to watch: any share will do.
         self._watch.restore(self._alert_store.load(mine), max(1, len(mine)) / self._partitions)
         self._readiness.recovered = True

@@ -92,7 +92,6 @@ class Board:
         groups: dict[Group, Sequence[int]] = {}
         first: dict[tuple[object, ...], SurveyResponse] = {}
         on_time_from = self.timeline.on_time_from(now_ms)
-        remembered_from = now_ms - self.dedupe_horizon_ms
         bucket_ms = self.timeline.bucket_ms
         identity, units, scored = self._identity, self._units, _SCORED
         accept = accepted.append
@@ -104,10 +103,9 @@ class Board:
             occurred = response.occurred_at_ms
             if offset <= journal.checkpoint:
                 outcomes[Outcome.REPLAYED] += 1
-                if occurred >= max(on_time_from, remembered_from):
+                if occurred >= on_time_from:
                     # Counted before: its id is remembered again, in case the log record that
-                    # held it was lost (ledger.py) while a snapshot kept its counts. Not an old
-                    # one's (a replay of days): its retries are over, and it would take room.
+                    # held it was lost (ledger.py) while a snapshot kept its counts.
                     journal.remember(response.event_id)
                 continue
             journal.checkpoint = offset
@@ -272,6 +270,10 @@ class Board:
                     windows = shard[series] = SeriesWindows(series.metric, timeline, now_ms)
                     self._partitions.setdefault(series, set()).add(partition)
                 windows.extend(starts, counts)
+            for series in [key for key in journal.ids if key not in shard]:
+                # Every bucket expired while the worker was down: as if forgotten in
+                # ``advance``, its next answers define it again.
+                journal.forget(series)
         for series, partitions in self._partitions.items():
             if len(partitions) == 1:
                 [partition] = partitions

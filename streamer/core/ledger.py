@@ -29,8 +29,11 @@ was seen; so nothing persisted may depend on a record not known written:
   the horizon) is deleted only at the flush after one known written (``acknowledged``), and a
   header keeps the last header known written (``previous``; null: the log alone before it),
   read instead when a chunk of its own snapshot is missing;
-- a log record in another bucket size than the last header known written says its size
-  (``{"u": ms}``), so that it reads right with whichever header the reader finds.
+- a log record in another bucket size than the last header known written (or written before
+  any is) says its size (``{"u": ms}``), so that it reads right with whichever header the
+  reader finds, or with none;
+- one snapshot at a time: while one is not known written the log grows instead, so that a
+  Kafka slow for long piles up nothing that may not yet be deleted.
 
 Versioned: a header names the layout (its version, bucket size and tiers) and the scoring
 policy the counts were made with (``scales.Scoring.policy``: the CES scale, the CSAT thresholds);
@@ -140,10 +143,10 @@ class Journal:
         self._forgotten: set[int] = set()
         """Ids of series forgotten since the last log record: their pending tallies are of
         expired buckets, and their definitions are no longer written."""
-        self._acked_unit_ms = timeline.bucket_ms
-        """The bucket size of the last header known written: log records in another size say
-        theirs (a header not yet acknowledged may be lost, and a reader then reads the one
-        before it)."""
+        self._acked_unit_ms: int | None = None
+        """The bucket size of the last header known written: log records in another size, or
+        written before any header is known written, say theirs (a header not yet acknowledged
+        may be lost, and a reader then reads the one before it, or the log alone)."""
         self._chain_end = 0
         """The number of the last log record read or written in order: the next one's
         predecessor (numbers are never reused: after a gap they skip the records discarded)."""
@@ -210,7 +213,9 @@ class Journal:
         oldest_unfolded = next(
             (s.flushed_ms for s in self._segments if s.seq > self._folded_seq), None
         )
-        due = (
+        # One snapshot at a time: while one is not known written the log grows instead, so
+        # that a Kafka slow for long does not pile up snapshots nothing may yet delete.
+        due = self._written_header is None and (
             self._needs_header
             or self._log_bytes >= max(self._snapshot_bytes, MIN_SNAPSHOT_BYTES)
             or (oldest_unfolded is not None and oldest_unfolded < now_ms - self.dedupe_horizon_ms)
@@ -307,7 +312,9 @@ class Journal:
         ]
         self._chunks = len(chunks)
         self._generations[self._generation] = self._chunks
-        self._folded_seq = self._seq
+        # The chain goes on from the snapshot: after a restore that discarded records its end
+        # is below the numbers in use, and a record naming it would be read as off the chain.
+        self._folded_seq = self._chain_end = self._seq
         header: dict[str, Any] = {
             "v": LAYOUT_VERSION,
             "bucket_ms": bucket_ms,
@@ -418,8 +425,12 @@ class Journal:
             candidates.append(header.pop("previous"))
         self._discarded = set(header.get("discarded", ()))
         self._last_generation = max([int(header["generation"]), *chunks])
+        # Numbers the header on disk used or names are not used again, whichever is read.
+        self._seq = max([self._seq, int(header["seq"]), *self._discarded])
         for candidate in candidates:
-            if candidate is None:  # nothing acknowledged before: the log from its start
+            if candidate is None:  # nothing acknowledged before: the log from its start,
+                # counted as that header was (its records say their bucket size)
+                check_layout(self.partition, header, self.timeline.bucket_ms, self.policy)
                 self._needs_header = True
                 return None
             generation, count = int(candidate["generation"]), int(candidate["chunks"])
@@ -428,7 +439,8 @@ class Journal:
             check_layout(self.partition, candidate, self.timeline.bucket_ms, self.policy)
             self._generation, self._chunks = generation, count
             self._generations = {generation: count}
-            self._folded_seq = self._seq = self._chain_end = int(candidate["seq"])
+            self._folded_seq = self._chain_end = int(candidate["seq"])
+            self._seq = max(self._seq, self._folded_seq)
             self.checkpoint = self._persisted_checkpoint = int(candidate["o"])
             self._next_id = int(candidate["next"])
             self._acked_header = candidate
