@@ -9,17 +9,20 @@ group membership, the partition assignment (tables stay co-partitioned with the 
 changelog recovery, the timers and the web server.
 
 Each batch is counted as soon as it is taken (scores are fresh at once); persisting is a
-*commit*, at most every ``commit_interval_s``: the state's log records and re-published answers
-(``streamer.app.repartition``) are written and flushed, and only then are the batches' offsets
-committed to the consumer group. A crash replays at most the batches after the last commit:
-those persisted are skipped by the checkpoint in the log, those not persisted are counted then
-(see ``streamer.core.ledger``). At a revocation what is queued is dropped: the next assignment
-reads it again from the committed offsets. What is fetched from that assignment before its
-recovery ends is held, then counted for the partitions the recovery gives this worker: Faust
-seeks back to a committed offset only when it is above 0, so a partition nobody has committed
-yet would otherwise lose its first records (a worker joining while traffic starts). Holding is
-bounded: a partition whose records overflow it is sought back, at the end of the recovery, to
-the first record it could not keep.
+*commit*, at most every ``commit_interval_s``: what the batches sent (dead letters, follow-ups,
+answers re-published by ``streamer.app.repartition``) is acknowledged first, then the state's
+log records are written and flushed, and only then are the batches' offsets committed to the
+consumer group. A log record's checkpoint thus never covers an answer whose dead letter or
+follow-up Kafka may still lose: a record lost stops the worker before that checkpoint is written
+(``streamer.app.outbox``), and the restart counts the answer again and sends it again. A crash
+replays at most the batches after the last commit: those persisted are skipped by the checkpoint
+in the log, those not persisted are counted then (see ``streamer.core.ledger``). At a revocation
+what is queued is dropped: the next assignment reads it again from the committed offsets. What
+is fetched from that assignment before its recovery ends is held, then counted for the
+partitions the recovery gives this worker: Faust seeks back to a committed offset only when it
+is above 0, so a partition nobody has committed yet would otherwise lose its first records (a
+worker joining while traffic starts). Holding is bounded: a partition whose records overflow it
+is sought back, at the end of the recovery, to the first record it could not keep.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class Intake:
         self,
         topics: Collection[str],
         process: Callable[[list[Message]], None],
+        delivered: Callable[[], Awaitable[None]],
         persist: Callable[[], None],
         seal: Callable[[], Awaitable[None]],
         commit: Callable[[dict[TP, int]], Awaitable[bool]],
@@ -54,6 +58,7 @@ class Intake:
     ) -> None:
         self._topics = frozenset(topics)
         self._process = process
+        self._delivered = delivered
         self._persist = persist
         self._seal = seal
         self._commit = commit
@@ -214,13 +219,15 @@ class Intake:
 
     async def _commit_now(self) -> None:
         self._committed_at = self._clock()
-        self._persist()
         try:
+            await self._delivered()  # what the batches sent, before the checkpoint covers them
+            self._persist()
             await self._seal()  # the state is in Kafka before the offsets are committed
         except (TimeoutError, KafkaError) as error:
             # Not committed: the offsets wait for the next commit, which waits for these
-            # records again; a crash meanwhile replays the batches, which the checkpoints skip.
-            log.warning("state not acknowledged, offsets not committed yet: %r", error)
+            # records again; a crash meanwhile replays the batches, and the checkpoints skip
+            # those whose log records were written.
+            log.warning("records not acknowledged, offsets not committed yet: %r", error)
             return
         positions, self._positions = self._positions, {}
         if positions and not await self._commit(positions):

@@ -140,15 +140,15 @@ class Worker:
         )
 
         async def seal_batch() -> None:
-            # Everything the batches sent (dead letters, follow-ups and re-published answers
-            # too, which write no state when a batch has nothing else), then the state's seal.
-            await outbox.delivered()
+            # What the batches sent is acknowledged before their state is written (the intake's
+            # `delivered`): the seal waits for the state's records.
             await seal()
             self.board.acknowledged()
 
         intake = Intake(
             config.topics,
             router.process,
+            outbox.delivered,
             lambda: store.write(self.board.flush(wall_clock_ms())),
             seal_batch,
             lambda positions: commit(app.consumer, positions, s.session_timeout_s),

@@ -23,7 +23,14 @@ def run(scenario):
     return asyncio.run(scenario())
 
 
+async def nothing_sent():
+    pass
+
+
 def make_intake(log, batch_max=100, process=None):
+    async def delivered():
+        log.append("delivered")
+
     async def seal():
         log.append("seal")
 
@@ -37,6 +44,7 @@ def make_intake(log, batch_max=100, process=None):
     return Intake(
         {"input"},
         process or (lambda batch: log.append(("process", len(batch)))),
+        delivered,
         lambda: log.append("persist"),
         seal,
         commit,
@@ -64,6 +72,7 @@ def test_input_records_are_taken_others_left_to_faust_and_committed_after_the_se
     log = run(scenario)
     assert log == [
         ("process", 3),
+        "delivered",
         "persist",
         "seal",
         ("commit", {TP("input", 0): 7, TP("input", 1): 10}),
@@ -87,6 +96,7 @@ def test_what_is_fetched_during_the_recovery_is_counted_for_the_partitions_it_gi
         intake = Intake(
             {"input"},
             lambda batch: taken.extend((r.partition, r.offset) for r in batch),
+            nothing_sent,
             lambda: None,
             seal,
             commit,
@@ -186,6 +196,7 @@ def test_a_failed_seek_back_is_logged_and_the_partition_counted_on(caplog):
         intake = Intake(
             {"input"},
             lambda batch: taken.extend(r.offset for r in batch),
+            nothing_sent,
             lambda: None,
             lambda: asyncio.sleep(0),
             lambda positions: asyncio.sleep(0, True),
@@ -238,6 +249,7 @@ def test_commits_wait_for_the_interval_and_a_timer_makes_the_late_one():
         intake = Intake(
             {"input"},
             lambda batch: log.append(("process", len(batch))),
+            nothing_sent,
             lambda: log.append("persist"),
             seal,
             commit,
@@ -284,7 +296,14 @@ def test_offsets_wait_for_the_state_to_be_acknowledged():
             return True
 
         intake = Intake(
-            {"input"}, lambda batch: None, lambda: None, seal, commit, unexpected_seek, 100
+            {"input"},
+            lambda batch: None,
+            nothing_sent,
+            lambda: None,
+            seal,
+            commit,
+            unexpected_seek,
+            100,
         )
         await intake.open({0})
         await intake.wrap(lambda: asyncio.sleep(0, fetch("input", 0, [4, 5])))()
@@ -297,3 +316,49 @@ def test_offsets_wait_for_the_state_to_be_acknowledged():
 
     before, after = run(scenario)
     assert before == [] and after == [{TP("input", 0): 6}]
+
+
+def test_the_state_is_written_only_once_what_the_batches_sent_is_acknowledged():
+    """A log record's checkpoint covers the answers of its batches. Written while a dead letter
+    or follow-up of one of them was not yet acknowledged, and that record then lost, the
+    restart would skip the answer as counted and never send its letter again. So a commit
+    waits for what the batches sent before it writes the state, and writes nothing while they
+    are not acknowledged."""
+
+    async def scenario():
+        log, acknowledged = [], [False, True]
+
+        async def delivered():
+            if not acknowledged.pop(0):
+                raise TimeoutError("1 record not acknowledged within 10 s")
+            log.append("delivered")
+
+        async def seal():
+            log.append("seal")
+
+        async def commit(positions):
+            log.append(positions)
+            return True
+
+        intake = Intake(
+            {"input"},
+            lambda batch: log.append("process"),
+            delivered,
+            lambda: log.append("persist"),
+            seal,
+            commit,
+            unexpected_seek,
+            100,
+        )
+        await intake.open({0})
+        await intake.wrap(lambda: asyncio.sleep(0, fetch("input", 0, [4, 5])))()
+        runner = asyncio.create_task(intake.run())
+        await asyncio.sleep(0.01)
+        before = list(log)
+        await intake.commit_due()
+        runner.cancel()
+        return before, log
+
+    before, after = run(scenario)
+    assert before == ["process"]
+    assert after == ["process", "delivered", "persist", "seal", {TP("input", 0): 6}]

@@ -29,7 +29,7 @@ def recovery(table, assigned, processed, probed=None, scoring=None, watch=None):
     """``probed`` gets the Board's touchpoints at each broker probe, which finds the broker up."""
     board = Board(scoring or Scoring(), TIMELINE, now_ms=NOW_MS)
     seal = ChangelogSeal(nothing)
-    intake = Intake({"in"}, processed.extend, lambda: None, nothing, nothing, nothing, 10)
+    intake = Intake({"in"}, processed.extend, nothing, lambda: None, nothing, nothing, nothing, 10)
     readiness = Readiness(lambda: False)
 
     async def probe():
