@@ -22,7 +22,9 @@ alert resolves as soon as its expression stops matching).
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,17 +45,28 @@ from streamer.export import names
 _M = "ignoring(window, metric)"
 
 
+_RE2_SPECIAL = re.compile(r"([\\.+*?()|\[\]{}^$])")
+
+
+def _any_of(values: Iterable[str]) -> str:
+    """A PromQL string literal of the regular expression that matches exactly ``values``:
+    RE2's metacharacters escaped, then the string's own escapes (Go's). ``re.escape`` wrote
+    escapes that neither RE2 (an escaped space) nor a Go string (an escaped hyphen) reads:
+    Prometheus refused the whole file for a rule naming the touchpoint ``support-call``."""
+    pattern = "|".join(_RE2_SPECIAL.sub(r"\\\1", value) for value in sorted(values))
+    return json.dumps(pattern, ensure_ascii=False)
+
+
 def _selector(rule: Rule, window: str, extra: str = "") -> str:
     matchers = [f'{names.WINDOW}="{window}"']
     if rule.selector.touchpoints:
-        alternatives = "|".join(re.escape(t) for t in sorted(rule.selector.touchpoints))
-        matchers.append(f'{names.TOUCHPOINT}=~"{alternatives}"')
+        matchers.append(f"{names.TOUCHPOINT}=~{_any_of(rule.selector.touchpoints)}")
     chosen = dict(rule.selector.dimensions)
     for name in DIMENSIONS:
         if name not in chosen:
             matchers.append(f'{name}=""')  # the touchpoint series, or this breakdown only
         elif chosen[name]:
-            matchers.append(f'{name}=~"{"|".join(re.escape(v) for v in sorted(chosen[name]))}"')
+            matchers.append(f"{name}=~{_any_of(chosen[name])}")
         else:
             matchers.append(f'{name}!=""')
     return "{" + ",".join(([extra] if extra else []) + matchers) + "}"

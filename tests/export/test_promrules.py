@@ -253,6 +253,30 @@ def assert_promtool_fires(tmp_path, alerts, series, firing):
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+ODD_NAMES = """
+rules:
+  - name: NamedLow
+    score: csat
+    touchpoints: [support-call, web.checkout, chat (EN), a+b, "say \\"hi\\""]
+    threshold: {window: 1h, below: 0.8, confidence: 0}
+"""
+
+
+def test_rules_naming_touchpoints_of_any_spelling_export_and_fire_on_exactly_those(tmp_path):
+    """Names with hyphens, dots, spaces, parentheses, plus signs and quotes are written as
+    Prometheus reads them (it refused the whole file for ``support-call``), and match as
+    names: ``web.checkout`` does not fire for ``webXcheckout``."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(ODD_NAMES)
+    exported = streamer("rules", "export", "--prometheus", str(rules), "--windows", "1h")
+    assert "SUCCESS: 1 rules found" in promtool_check(tmp_path, exported.stdout)
+    named = ["support-call", "web.checkout", "chat (EN)", "a+b"]
+    series = "".join(_csat(touchpoint, 40, 20) for touchpoint in [*named, "webXcheckout", "ab"])
+    assert_promtool_fires(
+        tmp_path, exported.stdout, series, {("NamedLow", "csat"): [(t, "") for t in named]}
+    )
+
+
 EQUIVALENCE_RULES = """
 rules:
   - name: NpsBelow
