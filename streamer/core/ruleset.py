@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from streamer.core.durations import format_duration_ms, parse_duration_ms, parse_false_alarms
 from streamer.core.events import DIMENSIONS
 from streamer.core.rules import Calendar, Drop, Rule, Selector, Threshold
-from streamer.core.scores import ScoreKind
+from streamer.core.scores import RANGES, ScoreKind
 from streamer.core.series import Breakdown
 
 T = TypeVar("T")
@@ -137,6 +137,8 @@ def _rule(
     if score is None:
         errors.add(f"{path}.score", f"expected one of {', '.join(_SCORES)}")
     condition = _condition(item, path, errors, windows)
+    if condition is not None and score is not None:
+        _within_range(condition, score, path, errors)
     min_responses = item.get("min_responses", 30)
     if type(min_responses) is not int or min_responses < 1:
         errors.add(f"{path}.min_responses", "expected a whole number of at least 1")
@@ -215,6 +217,46 @@ def _condition(
     return errors.check(
         where, lambda: Drop(window, baseline, spec["min_drop"], every_ms, settle_ms)
     )
+
+
+def _within_range(
+    condition: Threshold | Drop, score: ScoreKind, path: str, errors: _Errors
+) -> None:
+    """A line the score can never cross, or a drop larger than its whole range, makes a rule
+    that pages forever or never, and nothing else would say so (percentages written for a
+    ratio: ``below: 80`` for CSAT fired on every series)."""
+    low, high = RANGES[score]
+    ratio = high == 1.0
+
+    def hint(value: float) -> str:
+        return f" (a ratio: did you mean {value / 100:g}?)" if ratio and 1 < value <= 100 else ""
+
+    lies = f"{score.value} lies between {low:g} and {high:g}"
+    if isinstance(condition, Drop):
+        if condition.min_drop >= high - low:
+            errors.add(
+                f"{path}.drop.min_drop",
+                f"{condition.min_drop:g}: {lies}, so it never drops that much and the rule "
+                f"could never fire{hint(condition.min_drop)}",
+            )
+        return
+    where = f"{path}.threshold"
+    if condition.below is not None and not low < condition.below <= high:
+        errors.add(
+            f"{where}.below",
+            f"{condition.below:g}: {lies}, so the rule would "
+            f"{'never fire' if condition.below <= low else 'fire on every series'}"
+            f"{hint(condition.below)}",
+        )
+    if condition.above is not None and not low <= condition.above < high:
+        errors.add(
+            f"{where}.above",
+            f"{condition.above:g}: {lies}, so the rule would "
+            f"{'never fire' if condition.above >= high else 'fire on every series'}"
+            f"{hint(condition.above)}",
+        )
+    if condition.clear is not None and not low <= condition.clear <= high:
+        errors.add(f"{where}.clear", f"{condition.clear:g}: {lies}{hint(condition.clear)}")
 
 
 def _window(label: Any, path: str, errors: _Errors, windows: Windows | None) -> str | None:

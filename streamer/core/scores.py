@@ -108,6 +108,13 @@ _METRIC_OF = {
     ScoreKind.CES_MEAN: Metric.CES,
     ScoreKind.CES_AGREE: Metric.CES,
 }
+RANGES: Mapping[ScoreKind, tuple[float, float]] = {
+    ScoreKind.NPS: (-100.0, 100.0),
+    ScoreKind.CSAT: (0.0, 1.0),
+    ScoreKind.CES_MEAN: (1.0, 7.0),  # the widest CES scale (1-7; the older one is 1-5)
+    ScoreKind.CES_AGREE: (0.0, 1.0),
+}
+"""Where each score lies, whatever the deployment's scales: CSAT and CES agree are ratios."""
 KINDS: Mapping[Metric, tuple[ScoreKind, ...]] = {
     Metric.NPS: (ScoreKind.NPS,),
     Metric.CSAT: (ScoreKind.CSAT,),

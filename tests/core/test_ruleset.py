@@ -174,3 +174,63 @@ def test_a_rule_over_breakdown_series_must_name_a_configured_breakdown():
         "rules[0].dimensions: no breakdown region is configured (STREAMER_DIMENSIONS: "
         "channel, channel+queue): the rule would watch no series"
     ]
+
+
+@pytest.mark.parametrize(
+    ("score", "condition", "message"),
+    [
+        (
+            "csat",
+            {"threshold": {"window": "1h", "below": 80}},
+            "rules[0].threshold.below: 80: csat lies between 0 and 1, so the rule would fire on "
+            "every series (a ratio: did you mean 0.8?)",
+        ),
+        (
+            "ces_agree",
+            {"drop": {"window": "1h", "baseline": "7d", "min_drop": 10}},
+            "rules[0].drop.min_drop: 10: ces_agree lies between 0 and 1, so it never drops that "
+            "much and the rule could never fire (a ratio: did you mean 0.1?)",
+        ),
+        (
+            "nps",
+            {"threshold": {"window": "1h", "below": -100}},
+            "rules[0].threshold.below: -100: nps lies between -100 and 100, so the rule would "
+            "never fire",
+        ),
+        (
+            "nps",
+            {"drop": {"window": "1h", "baseline": "7d", "min_drop": 200}},
+            "rules[0].drop.min_drop: 200: nps lies between -100 and 100, so it never drops that "
+            "much and the rule could never fire",
+        ),
+        (
+            "ces_mean",
+            {"threshold": {"window": "1h", "above": 7}},
+            "rules[0].threshold.above: 7: ces_mean lies between 1 and 7, so the rule would "
+            "never fire",
+        ),
+        (
+            "csat",
+            {"threshold": {"window": "1h", "above": 0.5, "clear": -0.1}},
+            "rules[0].threshold.clear: -0.1: csat lies between 0 and 1",
+        ),
+    ],
+)
+def test_a_line_or_drop_the_score_can_never_reach_is_refused(score, condition, message):
+    """Percentages written for a ratio made a rule that paged on every series (below: 80) or
+    never (min_drop: 10), and the checker said "all valid"."""
+    with pytest.raises(RulesError) as caught:
+        load_rules({"rules": [{"name": "x", "score": score, **condition}]}, WINDOWS)
+    assert caught.value.errors == [message]
+
+
+@pytest.mark.parametrize(
+    ("score", "condition"),
+    [
+        ("csat", {"threshold": {"window": "1h", "below": 1, "clear": 1}}),
+        ("nps", {"threshold": {"window": "1h", "above": -100}}),
+        ("ces_mean", {"drop": {"window": "1h", "baseline": "7d", "min_drop": 5.5}}),
+    ],
+)
+def test_lines_at_the_edges_of_a_scores_range_load(score, condition):
+    assert load_rules({"rules": [{"name": "x", "score": score, **condition}]}, WINDOWS)
