@@ -6,41 +6,54 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from streamer.core.rules import Rule
 from streamer.core.ruleset import RulesError
 from streamer.core.series import Breakdown, parse_breakdowns
 from streamer.rules_file import read_rules
+from streamer.traffic.model import Drop
+
+T = TypeVar("T")
 
 
-def _windows(text: str | None) -> dict[str, int]:
-    """The windows rules are checked against: ``--windows``, else ``STREAMER_WINDOWS``."""
+def _option(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An option's parser whose ValueError argparse reports as a usage error (status 2)."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
+
+
+def _parse_windows(text: str) -> dict[str, int]:
     from streamer.core.timeline import WindowSpec
 
-    if text is None:
-        from streamer.app.settings import Settings
-
-        text = Settings().windows
     specs = [WindowSpec.parse(part) for part in text.split(",") if part.strip()]
     return {spec.label: spec.length_ms for spec in specs}
 
 
-def _breakdowns(text: str | None) -> tuple[Breakdown, ...]:
-    """The breakdowns rules are checked against: ``--dimensions``, else ``STREAMER_DIMENSIONS``."""
-    if text is None:
-        from streamer.app.settings import Settings
-
-        text = Settings().dimensions
-    return parse_breakdowns(text)
-
-
 def _read_rules(
-    path: str, windows: str | None, dimensions: str | None = None
+    path: str,
+    windows: Mapping[str, int] | None = None,
+    breakdowns: Sequence[Breakdown] | None = None,
 ) -> tuple[Rule, ...] | None:
+    """The rules, checked against the windows and breakdowns given, else those configured
+    (``STREAMER_WINDOWS``, ``STREAMER_DIMENSIONS``); None once their errors are printed."""
+    if windows is None or breakdowns is None:
+        from streamer.app.config import windows_of
+        from streamer.app.settings import load_settings
+
+        settings = load_settings()
+        windows = windows_of(settings) if windows is None else windows
+        breakdowns = settings.breakdowns() if breakdowns is None else breakdowns
     try:
-        return read_rules(path, _windows(windows), _breakdowns(dimensions))
+        return read_rules(path, windows, breakdowns)
     except RulesError as error:
         for line in error.errors:
             print(line, file=sys.stderr)
@@ -72,10 +85,10 @@ def _rules_export(args: argparse.Namespace) -> int:
 def _dashboard(args: argparse.Namespace) -> int:
     import json
 
-    from streamer.app.settings import Settings
+    from streamer.app.settings import load_settings
     from streamer.export.dashboard import dashboard
 
-    settings = Settings()
+    settings = load_settings()
     windows = [window.label for window in settings.timeline().windows]
     print(json.dumps(dashboard(settings.scoring().ces, windows), indent=2))
     return 0
@@ -84,14 +97,14 @@ def _dashboard(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     from streamer import backtest
     from streamer.app.config import resolve
-    from streamer.app.settings import Settings
+    from streamer.app.settings import load_settings
 
-    settings = Settings()
+    settings = load_settings()
     rules_path = args.rules or settings.rules
     if not rules_path:
         print("streamer backtest: no rules (--rules FILE or STREAMER_RULES)", file=sys.stderr)
         return 2
-    rules = _read_rules(rules_path, settings.windows, settings.dimensions)
+    rules = _read_rules(rules_path)
     if rules is None:
         return 1
     path = Path(args.file)
@@ -165,15 +178,19 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from streamer.app.settings import Settings
-    from streamer.kafka.settings import KafkaSettings
-    from streamer.traffic.model import Drop
+    from streamer.app.settings import load_settings
     from streamer.traffic.simulate import simulate
 
-    drops = tuple(Drop.parse(text) for text in args.drop)
-    topic = args.topic or Settings().input_topic
+    settings = load_settings()
+    topic = args.topic or settings.input_topic
     run = simulate(
-        KafkaSettings(), topic, args.rate, args.duration, args.seed, drops, args.burst_every
+        settings.kafka,
+        topic,
+        args.rate,
+        args.duration,
+        args.seed,
+        tuple(args.drop),
+        args.burst_every,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run)
@@ -181,15 +198,15 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from streamer.app.settings import Settings
-    from streamer.kafka.settings import KafkaSettings
+    from streamer.app.settings import load_settings
     from streamer.traffic.replay import replay
 
     path = Path(args.file)
     if not path.is_file():
         print(f"{path}: no such file", file=sys.stderr)
         return 1
-    asyncio.run(replay(KafkaSettings(), args.topic or Settings().input_topic, path, args.rate))
+    settings = load_settings()
+    asyncio.run(replay(settings.kafka, args.topic or settings.input_topic, path, args.rate))
     return 0
 
 
@@ -207,16 +224,30 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="validate a rules file and print every error with its path"
     )
     check.add_argument("file")
-    check.add_argument("--windows", help="windows to check against (default: STREAMER_WINDOWS)")
     check.add_argument(
-        "--dimensions", help="breakdowns to check against (default: STREAMER_DIMENSIONS)"
+        "--windows",
+        type=_option(_parse_windows),
+        help="windows to check against (default: STREAMER_WINDOWS)",
+    )
+    check.add_argument(
+        "--dimensions",
+        type=_option(parse_breakdowns),
+        help="breakdowns to check against (default: STREAMER_DIMENSIONS)",
     )
     check.set_defaults(handler=_rules_check)
     export = rules.add_parser("export", help="write equivalent Prometheus alerting rules to stdout")
     export.add_argument("file")
     export.add_argument("--prometheus", action="store_true", required=True, help="the only format")
-    export.add_argument("--windows", help="configured windows (default: STREAMER_WINDOWS)")
-    export.add_argument("--dimensions", help="configured breakdowns (default: STREAMER_DIMENSIONS)")
+    export.add_argument(
+        "--windows",
+        type=_option(_parse_windows),
+        help="configured windows (default: STREAMER_WINDOWS)",
+    )
+    export.add_argument(
+        "--dimensions",
+        type=_option(parse_breakdowns),
+        help="configured breakdowns (default: STREAMER_DIMENSIONS)",
+    )
     export.set_defaults(handler=_rules_export)
 
     board = commands.add_parser(
@@ -261,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--drop",
         action="append",
         default=[],
+        type=_option(Drop.parse),
         metavar="TOUCHPOINT:METRIC:DELTA@TIME",
         help="scripted drop, e.g. checkout:nps:-40@120s (repeatable)",
     )
@@ -292,8 +324,17 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from streamer.app.settings import SettingsError
+
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except SettingsError as error:
+        command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        print(f"streamer {command}: the settings are invalid:", file=sys.stderr)
+        for line in error.problems:
+            print(f"  {line}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from streamer.cli import main
 
 
@@ -86,3 +88,54 @@ def test_the_worker_refuses_an_invalid_rules_file(tmp_path: Path):
     )
     assert result.returncode == 2
     assert "rules[0].threshold.window: unknown window '3h'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "environment", "said"),
+    [
+        (
+            ["rules", "check", "deploy/rules.example.yaml", "--windows", "5m,1x"],
+            {},
+            "argument --windows: expected a duration like 5m, got '1x'",
+        ),
+        (
+            ["rules", "export", "--prometheus", "deploy/rules.example.yaml", "--dimensions", "x"],
+            {},
+            "argument --dimensions: unknown dimension 'x'",
+        ),
+        (
+            ["rules", "check", "deploy/rules.example.yaml"],
+            {"STREAMER_WEB_PORT": "abc"},
+            "streamer rules check: the settings are invalid:\n  STREAMER_WEB_PORT:",
+        ),
+        (
+            ["dashboard"],
+            {"STREAMER_CES_SCALE": "1-10"},
+            "streamer dashboard: the settings are invalid:\n"
+            "  STREAMER_CES_SCALE: expected 1-7 or 1-5, got '1-10'",
+        ),
+        (
+            ["backtest", "answers.jsonl", "--rules", "deploy/rules.example.yaml"],
+            {"STREAMER_WINDOWS": "5m,1x"},
+            "  STREAMER_WINDOWS: expected a duration like 5m, got '1x'",
+        ),
+        (
+            ["simulate", "--drop", "checkout:nps"],
+            {},
+            "argument --drop: expected a drop like checkout:nps:-40@120s, got 'checkout:nps'",
+        ),
+    ],
+)
+def test_every_command_reports_a_bad_setting_or_option_in_a_line_not_a_traceback(
+    args, environment, said, monkeypatch, capsys
+):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    try:
+        status = main(args)
+    except SystemExit as usage_error:  # argparse's, for an option
+        status = usage_error.code
+    assert status == 2
+    err = capsys.readouterr().err
+    assert said in err
+    assert "Traceback" not in err
