@@ -30,7 +30,7 @@ from streamer.core.durations import parse_duration_ms
 from streamer.core.events import Limits
 from streamer.core.scales import CesPolicy, CsatPolicy, Scoring
 from streamer.core.series import Breakdown, parse_breakdowns
-from streamer.core.timeline import DEFAULT_WINDOWS, Timeline
+from streamer.core.timeline import DEFAULT_WINDOWS, Timeline, check_bucket_ms
 from streamer.kafka.settings import KafkaSettings
 from streamer.kafka.topics import is_topic_name
 
@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     def _duration(cls, value: str) -> str:
         parse_duration_ms(value.strip())
         return value.strip()
+
+    @field_validator("bucket")
+    @classmethod
+    def _bucket_fits(cls, value: str) -> str:
+        check_bucket_ms(parse_duration_ms(value))
+        return value
 
     @field_validator("windows")
     @classmethod

@@ -74,6 +74,10 @@ class CsatPolicy:
 
     def __post_init__(self) -> None:
         scales = [scale for scale, _ in self.satisfied_from]
+        for scale in scales:
+            if scales.count(scale) > 1:
+                # The later pair would be silently ignored, and recorded in the state that way.
+                raise ValueError(f"CSAT scale {scale} is listed twice: give it one satisfied-from")
         if self.default_scale not in scales:
             raise ValueError(f"the default CSAT scale {self.default_scale} is not an accepted one")
         for scale, threshold in self.satisfied_from:
@@ -110,11 +114,9 @@ class CsatPolicy:
     def text(self) -> str:
         """The policy as STREAMER_CSAT_SATISFIED_FROM spells it, canonically: the default
         scale's pair first (the one ``parse`` takes as the default: 1-5 when accepted, else the
-        first), then the other accepted scales in order, each once (``threshold`` reads a
-        repeated scale's first pair). Equal policies have one text, different ones two."""
-        effective: dict[Scale, int] = {}
-        for scale, threshold in self.satisfied_from:
-            effective.setdefault(scale, threshold)
+        first), then the other accepted scales in order. Equal policies have one text, different
+        ones two."""
+        effective = dict(self.satisfied_from)
         rest = sorted(scale for scale in effective if scale != self.default_scale)
         return ",".join(f"{scale}:{effective[scale]}" for scale in (self.default_scale, *rest))
 

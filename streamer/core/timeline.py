@@ -65,6 +65,17 @@ class Cuts:
         return start - start % DAY_MS
 
 
+def check_bucket_ms(bucket_ms: int) -> None:
+    """Raises ValueError unless buckets of this size can roll up into hours."""
+    if bucket_ms <= 0:
+        raise ValueError("the bucket size must be positive")
+    if HOUR_MS % bucket_ms:
+        raise ValueError(
+            f"the bucket size {format_duration_ms(bucket_ms)} does not divide an hour "
+            "(older buckets are rolled up into hours)"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Timeline:
     """The bucket size, the windows, the grace period and the tiers of one deployment."""
@@ -77,13 +88,9 @@ class Timeline:
     """Raised by the worker to cover its rules' calendar baselines (``with_hourly_reach``)."""
 
     def __post_init__(self) -> None:
-        if self.bucket_ms <= 0 or self.grace_ms < 0:
-            raise ValueError("the bucket size must be positive and the grace period not negative")
-        if HOUR_MS % self.bucket_ms:
-            raise ValueError(
-                f"the bucket size {format_duration_ms(self.bucket_ms)} does not divide an hour "
-                "(older buckets are rolled up into hours)"
-            )
+        check_bucket_ms(self.bucket_ms)
+        if self.grace_ms < 0:
+            raise ValueError("the grace period must not be negative")
         if self.fine_ms < HOUR_MS or self.fine_ms % HOUR_MS:
             raise ValueError("the fine tier must span a whole number of hours")
         if self.hourly_ms < self.fine_ms or self.hourly_ms % DAY_MS:

@@ -54,6 +54,8 @@ def test_settings_come_from_the_environment(monkeypatch):
         ("KAFKA_SECURITY_PROTOCOL", "TLS", "'PLAINTEXT', 'SSL', 'SASL_PLAINTEXT' or 'SASL_SSL'"),
         ("STREAMER_ALERTMANAGER_URL", "http://am-a:9093,am-b:9093", "expected an http"),
         ("STREAMER_DASHBOARD_URL", "grafana:3000", "expected an http:// or https:// URL"),
+        ("STREAMER_BUCKET", "7m", "the bucket size 7m does not divide an hour"),
+        ("STREAMER_CSAT_SATISFIED_FROM", "1-5:4,1-5:3", "CSAT scale 1-5 is listed twice"),
     ],
 )
 def test_a_bad_setting_is_refused_under_its_variable(monkeypatch, name, value, message):

@@ -61,11 +61,17 @@ def test_the_policy_texts_are_the_settings_values_of_the_defaults():
     assert CesPolicy(CES_7, higher_is_easier=False).text() == "1-7"
 
 
-def test_a_csat_text_puts_the_default_first_and_reads_a_repeated_scale_once():
+def test_a_csat_text_puts_the_default_first():
     assert CsatPolicy.parse("1-10:9,1-5:4,1-7:6").text() == "1-5:4,1-7:6,1-10:9"
     assert CsatPolicy.parse("1-10:9,1-7:6").text() == "1-10:9,1-7:6"
     assert CsatPolicy.parse("1-7:6,1-10:9").text() == "1-7:6,1-10:9"
-    assert CsatPolicy.parse("1-5:4,1-5:5").text() == "1-5:4"  # threshold() reads the first
+
+
+def test_a_csat_scale_listed_twice_is_refused():
+    """Its second satisfied-from was silently ignored (1-5:4,1-5:3 counted 3 as dissatisfied),
+    and recorded in the state that way."""
+    with pytest.raises(ValueError, match="CSAT scale 1-5 is listed twice"):
+        CsatPolicy.parse("1-5:4,1-7:6,1-5:3")
 
 
 csat_pairs = st.lists(
@@ -74,7 +80,8 @@ csat_pairs = st.lists(
         lambda scale: st.tuples(st.just(scale), st.integers(scale.low + 2, scale.high))
     ),
     min_size=1,
-    max_size=5,
+    max_size=4,
+    unique_by=lambda pair: pair[0],  # a scale listed twice is refused
 )
 
 
