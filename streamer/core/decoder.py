@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Any
 
@@ -18,6 +19,7 @@ from streamer.core.events import (
     SurveyResponse,
 )
 from streamer.core.scales import Metric, Scale, Scoring
+from streamer.core.series import OTHER
 from streamer.core.timestamps import parse_timestamp_ms
 from streamer.core.wire import SPACED_KEY, each_key_once, wire_struct
 
@@ -75,6 +77,14 @@ class Decoder:
         stamp = fields[1]
         if not each_key_once(raw, present, stamp):
             return None
+        # Label values: without an escape in the document, a string holds no control character
+        # and is spelled as in the bytes, so one search of them finds the reserved name.
+        if fields[2].isspace() or raw.find(b"__other__") >= 0:
+            return None
+        if raw.find(b"\\") >= 0 and any(
+            value is not None and _label_problem(name, value) for name, value in _labels(fields)
+        ):
+            return None
         try:
             occurred_at_ms = parse_timestamp_ms(stamp)
         except (ValueError, OverflowError):
@@ -125,6 +135,7 @@ class Decoder:
             ahead_s = (occurred_at_ms - now_ms) // 1000
             raise _fail(Reason.FROM_FUTURE, f"occurred_at is {ahead_s}s ahead of the worker clock")
         touchpoint = _text(doc, "touchpoint", limits.max_touchpoint_chars, required=True)
+        _check_label("touchpoint", touchpoint)
 
         name = _required(doc, "metric")
         metric = _METRICS.get(name)
@@ -163,6 +174,10 @@ class Decoder:
             value = get(name)
             if value is not None and (type(value) is not str or len(value) > self._optional[name]):
                 _text(doc, name, self._optional[name])  # raises with the precise reason
+        for name in DIMENSIONS:
+            value = get(name)
+            if value is not None:
+                _check_label(name, value)
         return SurveyResponse(
             event_id,
             occurred_at_ms,
@@ -209,6 +224,36 @@ def _text(doc: dict[str, object], name: str, max_chars: int, required: bool = Fa
             Reason.BAD_LENGTH, f"{name} must be {low} to {max_chars} characters, got {len(value)}"
         )
     return value
+
+
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
+def _label_problem(name: str, value: str) -> str | None:
+    """Why a touchpoint or dimension value cannot name a series (they become metric labels,
+    legends and alert text), if it cannot."""
+    if value == OTHER:
+        return f"{name} {OTHER!r} is reserved: it names the series beyond STREAMER_MAX_SERIES"
+    control = _CONTROL.search(value)
+    if control is not None:
+        return f"{name} holds a control character (U+{ord(control.group()):04X})"
+    if name == "touchpoint" and value.isspace():
+        return "touchpoint is only white space"
+    return None
+
+
+def _check_label(name: str, value: str) -> None:
+    problem = _label_problem(name, value)
+    if problem is not None:
+        raise _fail(Reason.BAD_LABEL, problem)
+
+
+def _labels(fields: tuple[Any, ...]) -> zip[tuple[str, Any]]:
+    """The label fields of a wire struct's tuple, by name."""
+    return zip(_LABEL_NAMES, (fields[2], *fields[6 : 6 + len(DIMENSIONS)]), strict=True)
+
+
+_LABEL_NAMES = ("touchpoint", *DIMENSIONS)
 
 
 def _written_as_integer(raw: bytes) -> bool:

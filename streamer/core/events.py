@@ -26,6 +26,7 @@ class Reason(enum.StrEnum):
     MISSING_FIELD = "missing_field"
     BAD_TYPE = "bad_type"
     BAD_LENGTH = "bad_length"
+    BAD_LABEL = "bad_label"
     UNKNOWN_METRIC = "unknown_metric"
     UNSUPPORTED_SCALE = "unsupported_scale"
     SCORE_OUT_OF_RANGE = "score_out_of_range"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}"  # date and time
     r"(?:\.[0-9]{1,9})?"  # optional fraction
-    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"  # required offset
+    r"(?:[Zz]|[+-]([0-9]{2}):([0-9]{2}))"  # required offset
 )
 _UNIX_EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
 _DAY_MS = 86_400_000
@@ -44,8 +44,13 @@ _stamp_cache: dict[str, int] = {}
 
 
 def _parse_timestamp_ms(text: str) -> int:
-    if _RFC3339.fullmatch(text) is None:
+    found = _RFC3339.fullmatch(text)
+    if found is None:
         raise ValueError("expected an RFC 3339 timestamp with an offset, like 2026-11-22T10:00:00Z")
+    hours, minutes = found.group(1, 2)
+    if hours is not None and (int(hours) > 23 or int(minutes) > 59):
+        # Python's own message here names its timedelta internals.
+        raise ValueError(f"the offset {text[-6:]} is not one: at most 23:59 either way")
     stamp = datetime.fromisoformat(text.upper())
     # Field arithmetic instead of (stamp - epoch) // 1 ms: the same integer, twice as fast.
     offset_ms = _offset_ms_cache.get(stamp.tzinfo)

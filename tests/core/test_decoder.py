@@ -207,6 +207,15 @@ def reference(doc: dict) -> dict | None:
             return not required
         return isinstance(value, str) and low <= len(value) <= high
 
+    def label(value, name):
+        """Touchpoints and dimension values name series: no control characters, not the name
+        of the series beyond the cap, and a touchpoint with something visible."""
+        if value is None:
+            return True
+        if value == "__other__" or any(ord(c) < 32 for c in value):
+            return False
+        return name != "touchpoint" or not value.isspace()  # Unicode's white space
+
     if not text(doc.get("event_id"), 1, 128, True) or not text(doc.get("touchpoint"), 1, 64, True):
         return None
     stamp = doc.get("occurred_at")
@@ -236,6 +245,9 @@ def reference(doc: dict) -> dict | None:
         return None
     for name in ("channel", "queue", "region", "agent_id"):
         if not text(doc.get(name), 0, 64, False):
+            return None
+    for name in ("touchpoint", "channel", "queue", "region", "agent_id"):
+        if not label(doc.get(name), name):
             return None
     for name in ("respondent_id", "interaction_id", "comment"):
         if not text(doc.get(name), 0, 4096, False):
@@ -295,11 +307,15 @@ def valid_documents(draw: st.DrawFn) -> dict:
 mutations = {
     "event_id": st.one_of(st.text(min_size=0, max_size=130), st.integers(), st.none()),
     "occurred_at": st.one_of(valid_stamps, bad_stamps, st.integers(), st.none()),
-    "touchpoint": st.one_of(st.text(max_size=66), st.booleans()),
+    "touchpoint": st.one_of(
+        st.text(max_size=66), st.booleans(), st.sampled_from([" ", "\u3000\t", "__other__", "a\nb"])
+    ),
     "metric": st.sampled_from(["nps", "csat", "ces", "NPS", "", 3]),
     "score": st.one_of(st.integers(-2, 12), st.booleans(), st.floats(0, 10), st.text(max_size=2)),
     "scale": st.sampled_from(["0-10", "1-5", "1-7", "1-10", "2-6", "", None, 5]),
-    "channel": st.one_of(st.text(max_size=66), st.none(), st.integers()),
+    "channel": st.one_of(
+        st.text(max_size=66), st.none(), st.integers(), st.sampled_from(["__other__", "x\x00"])
+    ),
     "comment": st.one_of(
         st.text(max_size=30), st.none(), st.lists(st.text(max_size=2), max_size=2)
     ),
@@ -423,3 +439,27 @@ def test_deep_nesting_is_rejected_never_raised():
     deep = b'{"event_id": "e1", "extra": ' + b'{"a": ' * 3000 + b"1" + b"}" * 3000 + b"}"
     decoded = Decoder().decode(deep, 0)
     assert isinstance(decoded, Rejection) and decoded.reason is Reason.NOT_JSON
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (_with(touchpoint=" \u3000"), "touchpoint is only white space"),
+        (_with(touchpoint="support\ncall"), "touchpoint holds a control character (U+000A)"),
+        (
+            _with(touchpoint="__other__"),
+            "touchpoint '__other__' is reserved: it names the series beyond STREAMER_MAX_SERIES",
+        ),
+        (_with(queue="billing\x00"), "queue holds a control character (U+0000)"),
+        (_with(agent_id="__other__"), "agent_id '__other__' is reserved"),
+        # escaped in the bytes, which the fast path reads apart from the rest
+        (COMPACT.replace(b"checkout", b"\\u005f_other__"), "touchpoint '__other__' is reserved"),
+        (COMPACT.replace(b"checkout", b"check\\tout"), "control character (U+0009)"),
+    ],
+)
+def test_a_touchpoint_or_dimension_that_cannot_name_a_series_is_rejected(raw, message):
+    """They become metric labels, legends and alert text: a producer's `__other__` was merged
+    with the series beyond the cap, a blank touchpoint made a blank legend."""
+    result = decode(raw)
+    assert isinstance(result, Rejection) and result.reason is Reason.BAD_LABEL, result
+    assert message in result.message

@@ -24,3 +24,17 @@ def test_timestamps_normalise_to_utc_milliseconds(stamp, utc_ms):
 def test_written_timestamps_read_back_to_the_millisecond():
     assert format_timestamp_ms(1_795_341_600_123) == "2026-11-22T10:00:00.123Z"
     assert parse_timestamp_ms(format_timestamp_ms(-1)) == -1  # before 1970 too
+
+
+@pytest.mark.parametrize(
+    ("stamp", "message"),
+    [
+        ("2026-11-22T10:00:00+24:00", "the offset +24:00 is not one: at most 23:59 either way"),
+        ("2026-11-22T10:00:00-05:60", "the offset -05:60 is not one: at most 23:59 either way"),
+        ("2026-11-22T10:00:00", "expected an RFC 3339 timestamp with an offset"),
+        ("2026-13-22T10:00:00Z", "month must be in 1..12"),
+    ],
+)
+def test_a_timestamp_that_is_not_one_says_what_is_wrong(stamp, message):
+    with pytest.raises(ValueError, match=message.replace("+", r"\+")):
+        parse_timestamp_ms(stamp)
