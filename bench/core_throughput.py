@@ -4,10 +4,10 @@
 
 Prints events/s for decode+validate alone, decode+validate+tally, the pure-Python floor
 (``python_floor``), the full core path including bucket records and window updates (the issue
-#12 target: 250,000 events/s), and a backfill of a sparse 30-day history (the same number of
-events spread over 30 days, read in time order, the default windows up to 90d, the records
-flushed at every batch as the worker persists them); writes bench/results/core_throughput.json.
-The median of R runs is reported.
+#12 target: 250,000 events/s) and where its time goes (``split``), and a backfill of a sparse
+30-day history (the same number of events spread over 30 days, read in time order, the default
+windows up to 90d, the records flushed at every batch as the worker persists them); writes
+bench/results/core_throughput.json. The median of R runs is reported.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from hashlib import blake2b
+from typing import Any
 
 import orjson
 
@@ -159,6 +160,37 @@ def _through_board(
             board.acknowledged()
 
 
+def split(events: list[bytes], now_ms: int, batch: int = 5000) -> dict[str, float]:
+    """Where the full core's time goes, in microseconds per answer: decoding and validating,
+    ``Board.ingest``'s loop over answers (checkpoint, lateness, dedupe, grouping), and its
+    updates per group of a batch (``Board._apply``: admission, windows, log counts). A core at
+    250,000 answers/s has 4.0 us for all three."""
+    board = Board(Scoring(), Timeline.parse("1m", "5m,1h,24h,7d"), parse_breakdowns("channel"))
+    apply, spent = board._apply, {"decode": 0.0, "per_answer": 0.0, "per_group": 0.0}
+
+    def timed_apply(*args: Any) -> None:
+        started = time.perf_counter()
+        apply(*args)
+        spent["per_group"] += time.perf_counter() - started
+
+    board._apply = timed_apply  # type: ignore[method-assign]
+    decode = Decoder().decode
+    for start in range(0, len(events), batch):
+        started = time.perf_counter()
+        answers = []
+        for offset, raw in enumerate(events[start : start + batch], start):
+            response = decode(raw, now_ms)
+            if type(response) is SurveyResponse:
+                answers.append(Sourced(0, offset, response))
+        decoded = time.perf_counter()
+        board.ingest(answers, now_ms)
+        board.advance(now_ms)
+        spent["decode"] += decoded - started
+        spent["per_answer"] += time.perf_counter() - decoded
+    spent["per_answer"] -= spent["per_group"]
+    return {name: 1e6 * seconds / len(events) for name, seconds in spent.items()}
+
+
 def measure(
     stage: Callable[[list[bytes], int], None], events: list[bytes], now_ms: int, runs: int
 ) -> float:
@@ -194,8 +226,11 @@ def main() -> None:
         "full_core_with_records_and_windows": measure(full_core, events, now_ms, runs),
         "backfill_30d_sparse": measure(backfill, history, now_ms, runs),
     }
+    costs = [split(events, now_ms) for _ in range(runs)]
+    cost = {name: statistics.median(c[name] for c in costs) for name in costs[0]}
     for name, rate in figures.items():
         print(f"{name:38s} {rate:12,.0f} events/s")
+    print("full core, us per answer: " + ", ".join(f"{n} {us:.2f}" for n, us in cost.items()))
     print("target (full_core_with_records_and_windows) 250,000 events/s")
     print("target (backfill_30d_sparse)             20,000 events/s")
     if not args.smoke:
@@ -206,6 +241,7 @@ def main() -> None:
                 "events": count,
                 "runs": runs,
                 "events_per_second_median": {k: round(v) for k, v in figures.items()},
+                "full_core_us_per_answer_median": {k: round(v, 2) for k, v in cost.items()},
             },
         )
 
