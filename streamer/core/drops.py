@@ -3,7 +3,8 @@ has settled, against the rule's baseline (``sequential.py`` for the detector, ``
 for calendar baselines); and, when one fires, which breakdown values caused it (``explain.py``).
 
 Detectors are not persisted: a restarted worker rebuilds each from the buckets of the rule's
-recent window. A series whose recent window is empty starts its detector over.
+recent window, starting at the limit when the series' alert had fired. A series whose recent
+window is empty starts its detector over.
 """
 
 from __future__ import annotations
@@ -59,10 +60,12 @@ class Drops:
         totals: Mapping[str, Tally],
         watched: float,
         now_ms: int,
+        firing: bool = False,
     ) -> Verdict:
         """Read the buckets settled since the last call, then judge: BREACH while the detector
         is alarmed (until its statistic is back at 0), CLEAR under half the limit, HOLD in
-        between (a statistic on its way up, not yet at the limit)."""
+        between (a statistic on its way up, not yet at the limit). ``firing``: the series'
+        alert fired, which a detector rebuilt after a restart or a rebalance starts from."""
         condition = rule.condition
         assert isinstance(condition, Drop)
         state_key = (rule.name, key)
@@ -72,12 +75,20 @@ class Drops:
             return Verdict(Signal.NO_DATA, 0)
         bucket_ms = self.timeline.bucket_ms
         end = settled_until(now_ms, condition.settle_ms, bucket_ms)
-        cusum = self.detectors.get(state_key) or Cusum()
+        kept = self.detectors.get(state_key)
+        cusum = kept or Cusum()
         start = cusum.next_bucket_ms
         if start is None:
             window = next(w for w in self.timeline.windows if w.label == condition.window)
             start = self.timeline.bucket_range(window, now_ms)[0]
         references = _References(self, rule, condition, history, totals, watched, now_ms)
+        if kept is None and firing:
+            # Rebuilt from the recent window alone, it would see too little evidence and resolve
+            # a drop still going on: it starts where the one that fired stood, at the limit, so
+            # that only evidence of a recovery resolves the alert.
+            found = references.at(start)
+            if found is not None:
+                cusum = Cusum(found[1], alarmed=True)
         for bucket_start, tally in history.between(start, end):
             found = references.at(bucket_start)
             if found is not None:

@@ -82,8 +82,15 @@ class Watch:
             if isinstance(rule.condition, Threshold):
                 verdict = evaluate_threshold(rule, totals, self._ces)
             else:
+                state = self.states.get((rule.name, key))
                 verdict = self.drops.verdict(
-                    rule, key, history, totals, watched[rule.name] / self.share, now_ms
+                    rule,
+                    key,
+                    history,
+                    totals,
+                    watched[rule.name] / self.share,
+                    now_ms,
+                    firing=state is not None and state.status is Status.FIRING,
                 )
             alert = self._step(rule, key, verdict, now_ms, changed)
             if (
@@ -128,9 +135,9 @@ class Watch:
 
     def restore(self, states: Iterable[tuple[StateKey, AlertState]], share: float = 1.0) -> None:
         """Replace the states with persisted ones (those of unknown rules are dropped), for a
-        worker holding ``share`` of the input's partitions."""
+        worker holding ``share`` of the input's partitions. The detectors of series still here
+        go on; those of series gone are dropped at the next complete evaluation."""
         self.states = {key: state for key, state in states if key[0] in self._by_name}
-        self.drops.detectors.clear()
         self.share = share
 
     def _step(

@@ -178,7 +178,7 @@ def test_workers_sharing_the_partitions_share_one_false_alarm_budget():
         w = Watch([rule], timeline, CesPolicy())
         w.restore([], share)
         seen = []
-        w.drops.verdict = lambda rule, key, history, totals, divisor, now: (
+        w.drops.verdict = lambda rule, key, history, totals, divisor, now, **_: (
             seen.append(divisor) or Verdict(Signal.CLEAR, 50)
         )
         w.evaluate(watched, 0)
@@ -266,3 +266,84 @@ def test_a_young_series_is_judged_at_its_own_answer_rate():
         totals = dict(zip(["1h", "7d"], history.totals(), strict=True))
         limits[key.touchpoint] = w.drops.verdict(rule, key, history, totals, 2, now).limit
     assert limits["young"] == pytest.approx(limits["old"], abs=0.05)
+
+
+class OneAMinute:
+    """A series of one NPS answer a minute: +40 for a week, then +20 (a 20-point drop) from
+    ``drop_at_ms``, back to +40 from ``back_at_ms``; seen at ``now_ms``."""
+
+    HEALTHY = [NpsTally(1, 0, 0)] * 3 + [NpsTally(0, 1, 0), NpsTally(0, 0, 1)]
+    DOWN = [NpsTally(1, 0, 0)] * 2 + [NpsTally(0, 1, 0)] * 2 + [NpsTally(0, 0, 1)]
+
+    def __init__(self, timeline, drop_at_ms, back_at_ms, now_ms):
+        self.timeline, self.drop_at_ms, self.back_at_ms = timeline, drop_at_ms, back_at_ms
+        self.now_ms = now_ms
+
+    def bucket(self, start_ms):
+        down = self.drop_at_ms <= start_ms < self.back_at_ms
+        return (self.DOWN if down else self.HEALTHY)[start_ms // 60_000 % 5]
+
+    def total_between(self, low_ms, high_ms):
+        low, high = -(-max(0, low_ms) // 60_000), -(-min(high_ms, self.now_ms) // 60_000)
+        total = NpsTally()
+        for start in range(low * 60_000, high * 60_000, 60_000):
+            total += self.bucket(start)
+        return total
+
+    def between(self, low_ms, high_ms):
+        low = -(-max(0, low_ms) // 60_000) * 60_000
+        return [(s, self.bucket(s)) for s in range(low, min(high_ms, self.now_ms), 60_000)]
+
+    def totals(self):
+        return tuple(
+            self.total_between(self.now_ms - w.length_ms, self.now_ms)
+            for w in self.timeline.windows
+        )
+
+    def first_start(self):
+        return 0
+
+
+def _run_drop(w, timeline, hours, drop_at_ms, back_at_ms=10**15):
+    """Evaluate ``w`` every 10 minutes over ``hours`` (from, to) after ``drop_at_ms``: the
+    transitions as (hours after the drop, status)."""
+    transitions = []
+    first, last = (drop_at_ms + int(h * HOUR) for h in hours)
+    for now in range(first, last, 600_000):
+        series = OneAMinute(timeline, drop_at_ms, back_at_ms, now)
+        for alert in w.evaluate([(CHECKOUT, series)], now + 61_000).alerts:
+            transitions.append((round((now - drop_at_ms) / HOUR, 1), alert.status))
+    return transitions
+
+
+@pytest.mark.parametrize("restart", [True, False])
+def test_a_firing_drop_neither_resolves_at_a_restart_nor_at_a_rebalance(restart):
+    """A drop detector is rebuilt from the rule's recent window after a restart (and was after
+    any rebalance): with a 1h window that held too little evidence, a drop still going on
+    resolved at once, then paged again 19 hours later."""
+    from streamer.core.rules import Drop
+
+    timeline = Timeline.parse("1m", "1h,7d")
+    rule = Rule("drop", ScoreKind.NPS, Drop("1h", "7d", 30), min_responses=30)
+    start = WEEK
+    before = Watch([rule], timeline, CesPolicy())
+    [(hours, fired)] = _run_drop(before, timeline, (-1, 12), start)
+    assert fired is Status.FIRING and hours < 12
+    persisted = [(key, decode_state(encode_state(state))) for key, state in before.states.items()]
+    after = Watch([rule], timeline, CesPolicy()) if restart else before
+    after.restore(persisted, 1.0 if restart else 0.5)
+    assert _run_drop(after, timeline, (12, 40), start) == []
+
+
+def test_a_drop_restored_firing_resolves_once_the_score_is_back():
+    from streamer.core.rules import Drop
+
+    timeline = Timeline.parse("1m", "1h,7d")
+    rule = Rule("drop", ScoreKind.NPS, Drop("1h", "7d", 30), min_responses=30)
+    before = Watch([rule], timeline, CesPolicy())
+    _run_drop(before, timeline, (-1, 12), WEEK, back_at_ms=WEEK + 12 * HOUR)
+    persisted = [(key, decode_state(encode_state(state))) for key, state in before.states.items()]
+    after = Watch([rule], timeline, CesPolicy())
+    after.restore(persisted)
+    [(hours, resolved)] = _run_drop(after, timeline, (12, 30), WEEK, back_at_ms=WEEK + 12 * HOUR)
+    assert resolved is Status.RESOLVED and 12 < hours < 30
