@@ -196,7 +196,13 @@ def _dispatch(settings: Settings, app: faust.App, metrics: SinkMetrics) -> Dispa
         settings.base_url(),
         application.output_topic(app, settings.alerts_topic) if settings.alerts_topic else None,
         [
-            Alertmanager(f"alertmanager-{i}", url, metrics, capacity=capacity)
+            Alertmanager(
+                f"alertmanager-{i}",
+                url,
+                metrics,
+                resend_s=settings.alert_resend_s,
+                capacity=capacity,
+            )
             for i, url in enumerate(settings.alertmanager_urls())
         ],
         HttpSink("webhook", settings.alert_webhook_url, metrics, capacity=capacity)

@@ -324,6 +324,84 @@ def test_a_newer_state_of_a_queued_alert_replaces_it():
     assert receiver.bodies == [[resolved, other]]  # its place in the queue, the newest state
 
 
+def test_the_webhook_gets_each_alerts_transitions_in_order_through_a_backoff():
+    """A page that failed once waited out its backoff at the end of the queue: the resolve put
+    meanwhile overtook it, and a receiver keeping the last word showed the incident open."""
+    fired = {"status": "firing", **document("checkout")}
+    resolved = {"status": "resolved", **document("checkout"), "endsAt": "2024-01-01T01:00:00Z"}
+
+    async def scenario():
+        receiver = Receiver(503)
+        async with serving(receiver) as url:
+            registry = CollectorRegistry()
+            backoff = Backoff(base_s=0.2, cap_s=0.2)  # the resolve is put well within it
+            sink = HttpSink(
+                "webhook", f"{url}/hook", SinkMetrics(registry), backoff=backoff, draw=lambda: 1.0
+            )
+            counts = Counts(registry, "webhook")
+            async with running(sink):
+                sink.put(fired)
+                await until(lambda: counts.failures("http_5xx") == 1, "the failure")
+                sink.put(resolved)
+                await until(lambda: counts.sent() == 2, "both transitions")
+        return receiver
+
+    receiver = asyncio.run(scenario())
+    assert [a["status"] for a in receiver.accepted] == ["firing", "resolved"]
+
+
+def test_an_error_page_in_another_charset_than_it_says_is_retried_not_fatal():
+    """A proxy's 502 page in Latin-1 labelled UTF-8 raised while its text was read: the task
+    sending the alerts died, and the worker with it."""
+    answers = [web.Response(status=502, body=b"Passerelle d\xe9faillante", charset="utf-8")]
+    received = []
+
+    async def handle(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return answers.pop(0) if answers else web.Response(status=200)
+
+    async def scenario():
+        app = web.Application()
+        app.router.add_post("/api/v2/alerts", handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+        sink, counts = alertmanager(url)
+        try:
+            async with running(sink):
+                sink.put(document("checkout"))
+                await until(lambda: counts.sent() == 1, "the delivery after the bad answer")
+        finally:
+            await runner.cleanup()
+        return counts
+
+    counts = asyncio.run(scenario())
+    assert counts.failures("http_5xx") == 1 and len(received) == 2
+
+
+def test_a_firing_alert_holds_for_four_resends_and_a_resolve_keeps_its_end():
+    """Without endsAt, Alertmanager resolved a firing alert after its own 5-minute timeout: a
+    re-send period of 5 minutes or more resolved and fired it again at every re-send."""
+    firing, other = document("checkout"), document("billing")
+    resolved = {**other, "endsAt": "2024-01-01T01:00:00.000Z"}
+
+    async def scenario():
+        receiver = Receiver()
+        async with serving(receiver) as url:
+            clock = lambda: 1_704_067_200_000  # noqa: E731  2024-01-01T00:00:00Z
+            sink, counts = alertmanager(url, resend_s=300, clock_ms=clock)
+            async with running(sink):
+                sink.put(firing)
+                sink.put(resolved)
+                await until(lambda: counts.sent() == 2, "the delivery")
+        return receiver
+
+    receiver = asyncio.run(scenario())
+    assert receiver.accepted == [{**firing, "endsAt": "2024-01-01T00:20:00.000Z"}, resolved]
+
+
 @pytest.mark.parametrize(
     ("failures", "draw", "delay_s"),
     [

@@ -102,10 +102,12 @@ class HttpSink:
     """One receiver: a bounded queue of alert documents, and the task that delivers them.
 
     The webhook receives one transition (a document plus its ``status``) per POST, and every
-    transition: none replaces another.
+    transition, in order: none replaces another, and one waiting out a backoff holds back those
+    after it (a resolve overtaking its page left a receiver that keeps the last word firing).
     """
 
     batch_max = 1
+    ordered = True
 
     def __init__(
         self,
@@ -187,6 +189,8 @@ class HttpSink:
         batch: list[tuple[Hashable, _Queued]] = []
         for key, queued in self._queue.items():
             if queued.due_s > now_s:
+                if self.ordered:
+                    break
                 continue
             if queued.alone:
                 if not batch:
@@ -219,7 +223,10 @@ class HttpSink:
                 self.url, json=self.body([queued.document for _, queued in batch])
             ) as response:
                 status = response.status
-                answer = "" if status < 300 else (await response.text()).strip()[:200]
+                # bytes, decoded leniently: a proxy's page in another charset than it declares
+                # raised here, which ended this task and the worker with it
+                body = b"" if status < 300 else await response.read()
+                answer = body.decode("utf-8", "replace").strip()[:200]
         except TimeoutError:
             self._retry(batch, "timeout", f"no answer within {self._timeout.total} s")
             return
@@ -272,7 +279,11 @@ class HttpSink:
 
     def _requeue(self, key: Hashable, queued: _Queued) -> None:
         # A newer state put while this one was in flight supersedes it.
-        if key not in self._queue:
+        if key in self._queue:
+            return
+        if self.ordered:  # back at the head, ahead of what was put while it was in flight
+            self._queue = {key: queued, **self._queue}
+        else:
             self._enqueue(key, queued)
 
 
