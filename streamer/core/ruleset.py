@@ -57,9 +57,12 @@ _DROP_KEYS = {"window", "baseline", "min_drop", "false_alarms", "settle"}
 _REPLACED = {
     "p_value": "replaced by false_alarms (e.g. 1/quarter): drops are detected sequentially, "
     "see docs/alerting.md",
-    "clear_p_value": "no longer used: a drop clears once its evidence halves (docs/alerting.md)",
+    "clear_p_value": "no longer used: a drop clears once its evidence is back at 0 "
+    "(docs/alerting.md)",
 }
 _CALENDAR_KEYS = {"same_hour_last_weeks", "timezone"}
+_SERIES_LABELS = {"touchpoint", "score", "window", *DIMENSIONS}
+"""Labels every alert carries of its own series: what tells two alerts of one rule apart."""
 _SCORES = {kind.value: kind for kind in ScoreKind}
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 """What Alertmanager accepts as a label or annotation name."""
@@ -151,6 +154,11 @@ def _rule(
     labels = _string_map(item.get("labels", {}), f"{path}.labels", errors)
     if "alertname" in labels:
         errors.add(f"{path}.labels.alertname", "the rule's name is its alertname: remove it")
+    if "severity" in labels:
+        errors.add(f"{path}.labels.severity", "set by the rule's own 'severity': move it there")
+    for name in sorted(labels.keys() & _SERIES_LABELS):
+        # Overwritten, it made the alerts of two series one alert, resolved by either.
+        errors.add(f"{path}.labels.{name}", "set by each alert's series: rename it")
     annotations = _string_map(item.get("annotations", {}), f"{path}.annotations", errors)
     selector = _selector(item, path, errors, breakdowns)
     if len(errors.items) > before or score is None or condition is None or selector is None:

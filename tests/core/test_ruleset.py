@@ -234,3 +234,22 @@ def test_a_line_or_drop_the_score_can_never_reach_is_refused(score, condition, m
 )
 def test_lines_at_the_edges_of_a_scores_range_load(score, condition):
     assert load_rules({"rules": [{"name": "x", "score": score, **condition}]}, WINDOWS)
+
+
+def test_rule_labels_cannot_overwrite_what_tells_its_alerts_apart():
+    """`labels: {region: emea}` on a rule over two regions made their alerts one Alertmanager
+    alert, whose summary flipped between them and which either region's recovery resolved."""
+    rule = {
+        "name": "x",
+        "score": "csat",
+        "threshold": {"window": "1h", "below": 0.8},
+        "dimensions": {"region": ["emea-north", "emea-south"]},
+        "labels": {"region": "emea", "touchpoint": "all", "severity": "page", "team": "cx"},
+    }
+    with pytest.raises(RulesError) as caught:
+        load_rules({"rules": [rule]}, WINDOWS, [("region",)])
+    assert caught.value.errors == [
+        "rules[0].labels.severity: set by the rule's own 'severity': move it there",
+        "rules[0].labels.region: set by each alert's series: rename it",
+        "rules[0].labels.touchpoint: set by each alert's series: rename it",
+    ]

@@ -39,6 +39,8 @@ DROP = {"window": "1h", "baseline": "7d", "min_drop": 10}
         {"name": "a", "score": "nps", "drop": {**DROP, "false_alarms": "rarely"}},
         {"name": "a", "score": "nps", "drop": DROP, "labels": {"queue-name": "x"}},
         {"name": "a", "score": "nps", "drop": DROP, "labels": {"alertname": "x"}},
+        {"name": "a", "score": "nps", "drop": DROP, "labels": {"region": "emea"}},
+        {"name": "a", "score": "csat", "threshold": {"window": "1h", "below": 80}},
         {"name": "a", "score": "nps", "threshold": {"window": "1h", "below": 1, "above": 2}},
         {"name": "a", "score": "nps", "threshold": {"window": "1h", "below": 1, "confidence": 1}},
     ],
