@@ -72,13 +72,25 @@ def _selector(rule: Rule, window: str, extra: str = "") -> str:
     return "{" + ",".join(([extra] if extra else []) + matchers) + "}"
 
 
+_TARGET_LABELS = "instance, pod, endpoint, service, container"
+"""Labels Prometheus adds naming the worker it scraped. A series moves to another worker at a
+rebalance (a rolling update): kept, they made its alert resolve and fire again, its ``for``
+starting over."""
+
+
+def _one(vector: str) -> str:
+    """A series as one, whichever worker exports it (both, for a moment, at a rebalance: the
+    same counts, from the same persisted state)."""
+    return f"max without ({_TARGET_LABELS}) ({vector})"
+
+
 def _n(rule: Rule, window: str) -> str:
     metric = f'{names.METRIC}="{rule.score.metric.value}"'
-    return names.RESPONSES + _selector(rule, window, metric)
+    return _one(names.RESPONSES + _selector(rule, window, metric))
 
 
 def _count(name: str, rule: Rule, window: str) -> str:
-    return f"{name}{_selector(rule, window)}"
+    return _one(f"{name}{_selector(rule, window)}")
 
 
 def bound(rule: Rule, upper: bool) -> str:
@@ -139,7 +151,7 @@ def expression(rule: Rule) -> str:
     comparison = "<" if below else ">"
     enough = f"({_n(rule, condition.window)} >= {rule.min_responses})"
     if not one_sided_z(condition.confidence):
-        score = f"{names.SCORES[rule.score]}{_selector(rule, condition.window)}"
+        score = _one(f"{names.SCORES[rule.score]}{_selector(rule, condition.window)}")
     else:
         score = bound(rule, upper=below)  # sure it is below: even the upper bound is
     return f"({score} {comparison} {line}) and {_M} {enough}"

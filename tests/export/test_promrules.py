@@ -75,7 +75,7 @@ def test_every_score_and_selector_exports_to_valid_promql(tmp_path):
     # a confidence bound from the counts, or the plain gauge at confidence 0
     assert "cx_ces_points_squared" in expressions["CesMeanHard"]
     assert "cx_satisfied" in expressions["CsatLow"]
-    assert expressions["CsatPoint"].startswith("(cx_csat_ratio{")
+    assert expressions["CsatPoint"].startswith("(max without (instance, pod, endpoint, service")
     assert 'touchpoint=~"checkout"' in expressions["CheckoutChannels"]
     assert "CesAgreeLow: exported without clear: 0.65" in exported.stderr
     assert "CesDrop: not exported" in exported.stderr
@@ -228,13 +228,13 @@ def test_every_kind_of_exported_rule_fires_where_the_worked_numbers_say(tmp_path
     assert_promtool_fires(tmp_path, exported.stdout, WORKED_SERIES, firing)
 
 
-def assert_promtool_fires(tmp_path, alerts, series, firing):
-    """promtool fires the exported ``alerts`` on ``series`` exactly as ``firing`` says:
-    (alert, score) -> [(touchpoint, extra labels)]."""
+def assert_promtool_fires(tmp_path, alerts, series, firing, at="2m"):
+    """promtool fires the exported ``alerts`` on ``series`` exactly as ``firing`` says at time
+    ``at``: (alert, score) -> [(touchpoint, extra labels)]."""
     (tmp_path / "alerts.yml").write_text(alerts)
     expected = ""
     for (alert, score), where in firing.items():
-        expected += f"      - eval_time: 2m\n        alertname: {alert}\n        exp_alerts:\n"
+        expected += f"      - eval_time: {at}\n        alertname: {alert}\n        exp_alerts:\n"
         for touchpoint, extra in where:
             expected += (
                 f"          - exp_labels: {{severity: warning, score: {score}, window: 1h,"
@@ -274,6 +274,30 @@ def test_rules_naming_touchpoints_of_any_spelling_export_and_fire_on_exactly_tho
     series = "".join(_csat(touchpoint, 40, 20) for touchpoint in [*named, "webXcheckout", "ab"])
     assert_promtool_fires(
         tmp_path, exported.stdout, series, {("NamedLow", "csat"): [(t, "") for t in named]}
+    )
+
+
+def test_an_alert_stays_one_alert_when_its_series_moves_to_another_worker(tmp_path):
+    """A rebalance (a rolling update) moves a series to another worker: with the scraped
+    worker's labels kept, its alert resolved and fired again, its `for` starting over."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - {name: CsatLow, score: csat, for: 3m,"
+        " threshold: {window: 1h, below: 0.8, confidence: 0}}\n"
+    )
+    exported = streamer("rules", "export", "--prometheus", str(rules), "--windows", "1h")
+    labels = 'touchpoint="checkout",window="1h"'
+    moved = "".join(
+        f"      - {{series: '{name}{{{labels},instance=\"{worker}\"}}', values: '{values}'}}\n"
+        for name, value in (("cx_responses", 40), ("cx_satisfied", 20), ("cx_csat_ratio", 0.5))
+        for worker, values in (
+            ("worker-0:6066", f"{value}x2 _x4"),  # its series until minute 2
+            ("worker-1:6066", f"_x1 {value}x5"),  # then here, one minute of overlap
+        )
+    ).replace("cx_responses{touchpoint", 'cx_responses{metric="csat",touchpoint')
+    # pending from minute 0 on worker-0, firing from minute 3 on worker-1
+    assert_promtool_fires(
+        tmp_path, exported.stdout, moved, {("CsatLow", "csat"): [("checkout", "")]}, at="5m"
     )
 
 
