@@ -160,6 +160,48 @@ def test_alertmanager_config_passes_amtool():
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+def test_the_shipped_inhibition_silences_only_tickets_of_the_same_score_and_series(tmp_path):
+    """Run by Alertmanager itself: an NPS page on checkout/chat silenced every ticket of
+    checkout, CSAT's and other channels' among them."""
+    import urllib.request
+
+    from tests.integration.harness import start_alertmanager, wait_until
+
+    config = (ROOT / "deploy/alertmanager/alertmanager.yml").read_text()
+    alertmanager = start_alertmanager(tmp_path, config_text=config)
+
+    def alert(name, severity, score, **dimensions):
+        labels = {"touchpoint": "checkout", "score": score, "window": "1h", **dimensions}
+        return {"labels": {"alertname": name, "severity": severity, **labels}}
+
+    sent = [
+        alert("NpsDrop", "page", "nps", channel="chat"),
+        alert("NpsLow", "ticket", "nps", channel="chat"),  # the same score and series
+        alert("CsatLow", "ticket", "csat", channel="chat"),
+        alert("NpsLowVoice", "ticket", "nps", channel="voice"),
+        alert("NpsLowTouchpoint", "ticket", "nps"),
+    ]
+    try:
+        request = urllib.request.Request(
+            alertmanager.base + "/api/v2/alerts",
+            data=json.dumps(sent).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=5).close()
+
+        def inhibited():
+            alerts = alertmanager.get_json("/api/v2/alerts") or []
+            if len(alerts) < len(sent):
+                return None
+            return sorted(a["labels"]["alertname"] for a in alerts if a["status"]["inhibitedBy"])
+
+        wait_until(lambda: inhibited() is not None, 30, "the alerts")
+        wait_until(lambda: inhibited() == ["NpsLow"], 10, "the inhibition")
+        assert inhibited() == ["NpsLow"]
+    finally:
+        alertmanager.stop()
+
+
 def test_dockerfile_passes_hadolint():
     checked = run(BIN / "hadolint", ROOT / "deploy/Dockerfile")
     assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -288,12 +288,16 @@ class Daemon:
         stop_group(self.process, 10)
 
 
-def start_alertmanager(directory: Path, port: int | None = None) -> Daemon:
+def start_alertmanager(
+    directory: Path, port: int | None = None, config_text: str | None = None
+) -> Daemon:
+    """An Alertmanager routing everything nowhere, or with ``config_text``."""
     port = port or free_port()
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "alertmanager.yml"
     config.write_text(
-        "route: {receiver: 'null', group_wait: 0s, group_interval: 1s, repeat_interval: 1h}\n"
+        config_text
+        or "route: {receiver: 'null', group_wait: 0s, group_interval: 1s, repeat_interval: 1h}\n"
         "receivers: [{name: 'null'}]\n"
     )
     return Daemon(
