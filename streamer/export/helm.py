@@ -4,7 +4,7 @@ plain manifest and for the tests.
 Only the subset of Go templates the chart uses is understood, and anything else is an error
 rather than a guess: actions ``{{ pipeline }}`` with ``{{-``/``-}}`` trimming, ``if``/``else``/
 ``end``, fields of ``.Values``, ``.Release``, ``.Chart`` and ``.Files.Get "path"``, string and
-integer literals, parenthesised pipelines, and the Sprig functions ``quote``, ``default``,
+integer literals, parenthesised pipelines, and the Sprig functions ``quote``, ``default``, ``add``,
 ``toYaml``, ``indent``, ``nindent`` and ``sha256sum``, with Helm's semantics (``toYaml`` drops
 the final newline; emptiness is Go's truth).
 """
@@ -70,6 +70,7 @@ def _quote(value: Any) -> str:
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "quote": _quote,
     "default": lambda fallback, value: value if value else fallback,
+    "add": lambda *numbers: sum(int(number) for number in numbers),
     "toYaml": _to_yaml,
     "indent": _indent,
     "nindent": lambda width, text: "\n" + _indent(width, text),

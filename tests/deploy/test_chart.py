@@ -143,9 +143,12 @@ def test_each_worker_joins_with_its_pod_name_as_static_membership_id(values):
 def test_static_membership_can_be_turned_off_and_the_session_timeout_set():
     values = copy.deepcopy(DEFAULTS)
     values.update(staticMembership=False, sessionTimeoutSeconds=45)
-    env = env_of(by_kind(render(values))["StatefulSet"])
+    workers = by_kind(render(values))["StatefulSet"]
+    env = env_of(workers)
     assert "STREAMER_INSTANCE_ID" not in env
     assert env["STREAMER_SESSION_TIMEOUT_S"]["value"] == "45"
+    # A stop's last commit waits up to the session timeout: Kubernetes must not kill it first.
+    assert workers["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 75
 
 
 def test_pods_run_non_root_read_only_without_capabilities():

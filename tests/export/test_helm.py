@@ -44,6 +44,7 @@ def test_sprig_functions_as_helm_defines_them():
         "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
     )
     assert rendered("{{ .Release.Name }}-{{ (.Values.x | default 3) }}", x=None) == "rel-3"
+    assert rendered("{{ add .Values.x 30 }}", x=45) == "75"
 
 
 def test_files_are_read_verbatim_so_their_braces_are_not_actions(tmp_path):
