@@ -1,9 +1,9 @@
 """Writes every generated deploy file from one source (``python -m streamer.export.generate``).
 
 The Grafana dashboard, the recording rules, the Prometheus alert rules (the export of
-``deploy/rules.example.yaml``), the Helm chart's bundled files and the plain Kubernetes
-manifest (the chart rendered with its default values). ``--check`` writes nothing and fails
-when a shipped file differs, which is what the tests run.
+``deploy/rules.example.yaml``), the alerts on the workers' own health, the Helm chart's bundled
+files and the plain Kubernetes manifest (the chart rendered with its default values).
+``--check`` writes nothing and fails when a shipped file differs, which is what the tests run.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from streamer.export.dashboard import dashboard
+from streamer.export.health import health_rules
 from streamer.export.helm import manifest
 from streamer.export.promrules import export
 from streamer.export.recording import HEADER, recording_rules
@@ -41,6 +42,14 @@ def _dashboard() -> str:
 
 def _recording() -> str:
     return _NOTE + HEADER + _yaml(recording_rules())
+
+
+def _health() -> str:
+    return (
+        _NOTE + "# Alerts on the workers themselves, for the people who run streamer (what to do:\n"
+        "# docs/operations.md). Prometheus evaluates them, whichever path the CX alerts take.\n"
+        + _yaml(health_rules())
+    )
 
 
 def _alerts() -> str:
@@ -84,9 +93,11 @@ def files() -> dict[Path, Callable[[], str]]:
         Path("deploy/grafana/dashboards/streamer.json"): _dashboard,
         Path("deploy/prometheus/recording_rules.yml"): _recording,
         Path("deploy/prometheus/alerts.yml"): _alerts,
+        Path("deploy/prometheus/health_rules.yml"): _health,
         CHART / "Chart.yaml": _chart_metadata,
         CHART / "files/streamer.json": _dashboard,
         CHART / "files/recording_rules.yml": _recording,
+        CHART / "files/health_rules.yml": _health,
         CHART / "files/rules.yaml": lambda: (ROOT / EXAMPLE_RULES).read_text(),
         Path("deploy/kubernetes/streamer.yaml"): _manifest,  # last: reads the chart
     }

@@ -253,11 +253,18 @@ def test_web_auth_is_a_secret_the_workers_read_and_the_service_monitor_answers()
     assert endpoint["basicAuth"]["password"] == {"name": "streamer-scrape", "key": "password"}
 
 
-def test_prometheus_rule_holds_the_recording_rules_and_passes_promtool(tmp_path):
-    rule = by_kind(render(DEFAULTS))["PrometheusRule"]
+@pytest.mark.parametrize(
+    ("name", "shipped"),
+    [("cx", "recording_rules.yml"), ("cx-health", "health_rules.yml")],
+)
+def test_prometheus_rules_hold_the_recording_and_health_rules_and_pass_promtool(
+    name, shipped, tmp_path
+):
+    rule = {
+        d["metadata"]["name"]: d for d in objects(render(DEFAULTS)) if d["kind"] == "PrometheusRule"
+    }[name]
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    shipped = yaml.safe_load((ROOT / "deploy/prometheus/recording_rules.yml").read_text())
-    assert rule["spec"] == shipped
+    assert rule["spec"] == yaml.safe_load((ROOT / "deploy/prometheus" / shipped).read_text())
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump(rule["spec"]))
     checked = subprocess.run(

@@ -96,7 +96,9 @@ def test_the_simulator_does_not_inherit_the_worker_healthcheck():
     assert compose()["services"]["simulator"]["healthcheck"] == {"disable": True}
 
 
-def test_compose_pages_once_the_workers_page_and_prometheus_loads_no_alert_rules():
+def test_compose_pages_once_the_workers_page_and_prometheus_loads_no_cx_alert_rules():
+    """The CX alerts come from the workers; Prometheus adds only those on the workers' own
+    health (a CX rule in both would page twice)."""
     services = compose()
     for worker in workers(services["services"]).values():
         assert worker["environment"]["STREAMER_ALERTMANAGER_URL"]
@@ -107,7 +109,9 @@ def test_compose_pages_once_the_workers_page_and_prometheus_loads_no_alert_rules
     }
     config = yaml.safe_load(mounted["/etc/prometheus/prometheus.yml"].read_text())
     loaded = [rule for path in config["rule_files"] for rule in rule_files(mounted[path])]
-    assert loaded and all("record" in rule for rule in loaded)
+    health = {rule["alert"] for rule in rule_files(PROMETHEUS / "health_rules.yml")}
+    assert any("record" in rule for rule in loaded)
+    assert {rule["alert"] for rule in loaded if "alert" in rule} == health
 
 
 def test_every_file_compose_mounts_exists_and_named_volumes_are_declared():
@@ -137,7 +141,12 @@ def test_prometheus_config_passes_promtool_with_the_files_compose_mounts(tmp_pat
 
 def test_recording_and_alerting_rules_pass_promtool():
     checked = run(
-        "promtool", "check", "rules", PROMETHEUS / "recording_rules.yml", PROMETHEUS / "alerts.yml"
+        "promtool",
+        "check",
+        "rules",
+        PROMETHEUS / "recording_rules.yml",
+        PROMETHEUS / "alerts.yml",
+        PROMETHEUS / "health_rules.yml",
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -146,13 +155,24 @@ def test_every_recording_and_alert_rule_has_a_promtool_unit_test():
     tests = ROOT / "tests/data/promtool"
     checked = run("promtool", "test", "rules", *sorted(tests.glob("*_test.yml")))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    tested = (tests / "recording_rules_test.yml").read_text() + (
-        tests / "alerts_test.yml"
-    ).read_text()
+    tested = "".join(path.read_text() for path in tests.glob("*_test.yml"))
     for rule in rule_files(PROMETHEUS / "recording_rules.yml"):
         assert f"expr: {rule['record']}\n" in tested, f"no promtool test for {rule['record']}"
-    for rule in rule_files(PROMETHEUS / "alerts.yml"):
-        assert f"alertname: {rule['alert']}\n" in tested, f"no promtool test for {rule['alert']}"
+    for path in ("alerts.yml", "health_rules.yml"):
+        for rule in rule_files(PROMETHEUS / path):
+            assert f"alertname: {rule['alert']}\n" in tested, f"no promtool test: {rule['alert']}"
+
+
+def test_every_health_alert_links_to_its_section_of_the_operations_guide():
+    guide = (ROOT / "docs/operations.md").read_text()
+    sections = {
+        re.sub(r"[^a-z0-9 -]", "", line[4:].strip().lower()).replace(" ", "-")
+        for line in guide.splitlines()
+        if line.startswith("### ")
+    }
+    for rule in rule_files(PROMETHEUS / "health_rules.yml"):
+        page, _, section = rule["annotations"]["runbook"].partition("#")
+        assert page == "docs/operations.md" and section in sections, rule["alert"]
 
 
 def test_alertmanager_config_passes_amtool():
