@@ -20,8 +20,8 @@ DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
 
 WEB_CONFIG = """\
 tls_server_config:
-  cert_file: /etc/tls/tls.crt
-  key_file: /etc/tls/tls.key
+  cert_file: /etc/streamer/tls/tls.crt
+  key_file: /etc/streamer/tls/tls.key
 basic_auth_users:
   prometheus: $2y$10$X0h1gDsPszWURQaxFh.zoubFi6DXncSjhoQNJgRrnGs7EsimhC7zG
 """
@@ -33,8 +33,12 @@ def everything_on() -> dict:
         securityProtocol="SASL_SSL", caSecret="kafka-ca", sasl={"mechanism": "PLAIN"}
     )
     values["kafka"]["sasl"]["existingSecret"] = "kafka-user"
-    values["web"] = {"config": WEB_CONFIG, "tls": True}
+    values["web"] = {"config": WEB_CONFIG, "tls": True, "tlsSecret": "streamer-tls"}
     values["serviceMonitor"]["basicAuthSecret"] = "streamer-scrape"
+    values["serviceMonitor"]["tlsConfig"] = {
+        "ca": {"secret": {"name": "streamer-ca", "key": "ca.crt"}},
+        "serverName": "streamer",
+    }
     values["publicUrl"] = "https://streamer.example.com"
     values["dashboardUrl"] = "https://grafana.example.com"
     values["extraEnv"] = [{"name": "STREAMER_MAX_SERIES", "value": "20000"}]
@@ -251,6 +255,21 @@ def test_web_auth_is_a_secret_the_workers_read_and_the_service_monitor_answers()
     endpoint = next(d for d in rendered if d["kind"] == "ServiceMonitor")["spec"]["endpoints"][0]
     assert endpoint["scheme"] == "https"
     assert endpoint["basicAuth"]["password"] == {"name": "streamer-scrape", "key": "password"}
+
+
+def test_https_workers_read_their_certificate_from_a_secret_and_prometheus_checks_it():
+    """With web.tls the pods crash-looped: the web config named files no value could mount."""
+    rendered = objects(render(everything_on()))
+    pod = next(d for d in rendered if d["kind"] == "StatefulSet")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    mounted = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    tls = yaml.safe_load(WEB_CONFIG)["tls_server_config"]
+    for path in (tls["cert_file"], tls["key_file"]):
+        assert path.rsplit("/", 1)[0] == mounted["web-tls"]
+    tls_volume = next(v for v in pod["volumes"] if v["name"] == "web-tls")
+    assert tls_volume["secret"]["secretName"] == "streamer-tls"
+    endpoint = next(d for d in rendered if d["kind"] == "ServiceMonitor")["spec"]["endpoints"][0]
+    assert endpoint["tlsConfig"]["ca"]["secret"] == {"name": "streamer-ca", "key": "ca.crt"}
 
 
 @pytest.mark.parametrize(
