@@ -298,3 +298,18 @@ def test_the_dashboard_config_map_carries_the_sidecar_label_and_the_dashboard():
     assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
     shipped = json.loads((ROOT / "deploy/grafana/dashboards/streamer.json").read_text())
     assert json.loads(board["data"]["streamer.json"]) == shipped
+
+
+def test_a_dashboard_for_other_windows_can_replace_the_shipped_one():
+    """The shipped dashboard offers the default windows only: a deployment with others gives
+    the chart its own (`streamer dashboard`)."""
+    from streamer.export.dashboard import dashboard
+
+    values = copy.deepcopy(DEFAULTS)
+    values["grafanaDashboard"]["json"] = json.dumps(dashboard(windows=["15m", "1d", "365d"]))
+    maps = [d for d in objects(render(values)) if d["kind"] == "ConfigMap"]
+    board = json.loads(
+        next(d for d in maps if d["metadata"]["name"] == "cx-dashboard")["data"]["streamer.json"]
+    )
+    window = next(v for v in board["templating"]["list"] if v["name"] == "window")
+    assert window["query"] == "15m,1d,365d"
