@@ -34,7 +34,9 @@ class Monitor:
             self._epoch = epoch
             board.touched.clear()
             return self.watch.evaluate(board.histories(), now_ms)
-        keys = board.touched | {key for key, _ in self.watch.pending()}
+        # Restored states carry no verdict (it is not persisted): judged at once, or a re-send
+        # before the next epoch would tell Alertmanager only that the alert is firing.
+        keys = board.touched | {key for key, _ in self.watch.pending()} | self.watch.unjudged()
         board.touched = set()
         series = [(key, history) for key in keys if (history := board.history(key)) is not None]
         return self.watch.evaluate(series, now_ms, complete=False, every=board.histories)

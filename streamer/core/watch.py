@@ -123,6 +123,10 @@ class Watch:
             if state.status is Status.PENDING
         ]
 
+    def unjudged(self) -> set[SeriesKey]:
+        """Series with a state restored since their last verdict."""
+        return {key for (_, key), state in self.states.items() if state.verdict is None}
+
     def settle_delays_ms(self) -> set[int]:
         return {r.condition.settle_ms for r in self.rules if isinstance(r.condition, Drop)}
 

@@ -74,3 +74,34 @@ def test_the_shortcut_changes_no_alert(seed):
     every_tick = run(answers, 900, shortcut=False)
     assert every_tick, "the stream is meant to page"
     assert run(answers, 900, shortcut=True) == every_tick
+
+
+def test_a_state_restored_between_epochs_is_judged_at_the_next_tick():
+    """A rebalance within a bucket restored firing states with no verdict, and nothing judged
+    them until the next bucket edge: a re-send meanwhile told Alertmanager only "NPS 1m for a
+    is firing", without its value or number of answers."""
+    from streamer.core.alerting import decode_state, encode_state
+
+    answers = stream(3, 400)
+    board = Board(Scoring(), TIMELINE, (), 100, 0)
+    watch = Watch(RULES, TIMELINE, Scoring().ces)
+    monitor = Monitor(board, watch)
+    for now in range(0, 300_000, 1000):
+        board.ingest(
+            [
+                Sourced(0, i, a)
+                for i, a in enumerate(answers)
+                if now - 1000 < a.occurred_at_ms <= now
+            ],
+            now,
+        )
+        board.advance(now)
+        monitor.evaluate(now)
+    assert watch.firing(), "the stream pages by minute 5"
+    persisted = [(key, decode_state(encode_state(state))) for key, state in watch.states.items()]
+    watch.restore(persisted)
+    assert all(state.verdict is None for _, _, state in watch.firing())
+    board.advance(299_500)  # the same 10 s bucket: no epoch boundary
+    monitor.evaluate(299_500)
+    assert not monitor.complete
+    assert all(state.verdict is not None for _, _, state in watch.firing())
