@@ -210,6 +210,20 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configured(command: argparse.ArgumentParser) -> None:
+    """The options naming the windows and breakdowns a rules file is read against."""
+    command.add_argument(
+        "--windows",
+        type=_option(_parse_windows),
+        help="the configured windows (default: STREAMER_WINDOWS)",
+    )
+    command.add_argument(
+        "--dimensions",
+        type=_option(parse_breakdowns),
+        help="the configured breakdowns (default: STREAMER_DIMENSIONS)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamer", description="Rolling NPS, CSAT and CES from survey events."
@@ -224,30 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="validate a rules file and print every error with its path"
     )
     check.add_argument("file")
-    check.add_argument(
-        "--windows",
-        type=_option(_parse_windows),
-        help="windows to check against (default: STREAMER_WINDOWS)",
-    )
-    check.add_argument(
-        "--dimensions",
-        type=_option(parse_breakdowns),
-        help="breakdowns to check against (default: STREAMER_DIMENSIONS)",
-    )
+    _configured(check)
     check.set_defaults(handler=_rules_check)
     export = rules.add_parser("export", help="write equivalent Prometheus alerting rules to stdout")
     export.add_argument("file")
     export.add_argument("--prometheus", action="store_true", required=True, help="the only format")
-    export.add_argument(
-        "--windows",
-        type=_option(_parse_windows),
-        help="configured windows (default: STREAMER_WINDOWS)",
-    )
-    export.add_argument(
-        "--dimensions",
-        type=_option(parse_breakdowns),
-        help="configured breakdowns (default: STREAMER_DIMENSIONS)",
-    )
+    _configured(export)
     export.set_defaults(handler=_rules_export)
 
     board = commands.add_parser(

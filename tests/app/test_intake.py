@@ -280,61 +280,22 @@ def test_commits_wait_for_the_interval_and_a_timer_makes_the_late_one():
     ]
 
 
-def test_offsets_wait_for_the_state_to_be_acknowledged():
-    """A commit whose records are not acknowledged in time commits no offset; the next one,
-    once they are, commits them all."""
+def _first_commit_times_out(step):
+    """Two records fetched and counted; the commit's ``step`` ("delivered": the records the
+    batches sent, or "seal": the state's) is not acknowledged in time once. What was done
+    before a timer's commit, and after it."""
 
     async def scenario():
-        log, acknowledged = [], [False, True]
+        log, late = [], {step}
 
-        async def seal():
-            if not acknowledged.pop(0):
-                raise TimeoutError("3 records not acknowledged within 10 s")
+        def acknowledging(name):
+            async def wait():
+                if name in late:
+                    late.clear()
+                    raise TimeoutError("1 record not acknowledged within 10 s")
+                log.append(name)
 
-        async def commit(positions):
-            log.append(positions)
-            return True
-
-        intake = Intake(
-            {"input"},
-            lambda batch: None,
-            nothing_sent,
-            lambda: None,
-            seal,
-            commit,
-            unexpected_seek,
-            100,
-        )
-        await intake.open({0})
-        await intake.wrap(lambda: asyncio.sleep(0, fetch("input", 0, [4, 5])))()
-        runner = asyncio.create_task(intake.run())
-        await asyncio.sleep(0.01)
-        before = list(log)
-        await intake.commit_due()
-        runner.cancel()
-        return before, log
-
-    before, after = run(scenario)
-    assert before == [] and after == [{TP("input", 0): 6}]
-
-
-def test_the_state_is_written_only_once_what_the_batches_sent_is_acknowledged():
-    """A log record's checkpoint covers the answers of its batches. Written while a dead letter
-    or follow-up of one of them was not yet acknowledged, and that record then lost, the
-    restart would skip the answer as counted and never send its letter again. So a commit
-    waits for what the batches sent before it writes the state, and writes nothing while they
-    are not acknowledged."""
-
-    async def scenario():
-        log, acknowledged = [], [False, True]
-
-        async def delivered():
-            if not acknowledged.pop(0):
-                raise TimeoutError("1 record not acknowledged within 10 s")
-            log.append("delivered")
-
-        async def seal():
-            log.append("seal")
+            return wait
 
         async def commit(positions):
             log.append(positions)
@@ -343,9 +304,9 @@ def test_the_state_is_written_only_once_what_the_batches_sent_is_acknowledged():
         intake = Intake(
             {"input"},
             lambda batch: log.append("process"),
-            delivered,
+            acknowledging("delivered"),
             lambda: log.append("persist"),
-            seal,
+            acknowledging("seal"),
             commit,
             unexpected_seek,
             100,
@@ -359,6 +320,23 @@ def test_the_state_is_written_only_once_what_the_batches_sent_is_acknowledged():
         runner.cancel()
         return before, log
 
-    before, after = run(scenario)
+    return run(scenario)
+
+
+def test_offsets_wait_for_the_state_to_be_acknowledged():
+    """A commit whose records are not acknowledged in time commits no offset; the next one,
+    once they are, commits them all."""
+    before, after = _first_commit_times_out("seal")
+    assert before == ["process", "delivered", "persist"]
+    assert after == [*before, "delivered", "persist", "seal", {TP("input", 0): 6}]
+
+
+def test_the_state_is_written_only_once_what_the_batches_sent_is_acknowledged():
+    """A log record's checkpoint covers the answers of its batches. Written while a dead letter
+    or follow-up of one of them was not yet acknowledged, and that record then lost, the
+    restart would skip the answer as counted and never send its letter again. So a commit
+    waits for what the batches sent before it writes the state, and writes nothing while they
+    are not acknowledged."""
+    before, after = _first_commit_times_out("delivered")
     assert before == ["process"]
     assert after == ["process", "delivered", "persist", "seal", {TP("input", 0): 6}]
