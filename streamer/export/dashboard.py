@@ -14,10 +14,14 @@ from streamer.core.scales import CesPolicy
 from streamer.core.timeline import DEFAULT_WINDOWS
 from streamer.export import names
 from streamer.export.grafana import DATASOURCE, Layout, field_defaults, steps, target, timeseries
-from streamer.export.recording import record, series
+from streamer.export.recording import JOB, record, series
 
 UID = "streamer-cx"
-_PER_TOUCHPOINT = (f'{names.TOUCHPOINT}=~"$touchpoint"', f'{names.WINDOW}="$window"')
+_DEPLOYMENT = f'{JOB}="$job"'
+"""One deployment: a Prometheus may scrape several (staging and production)."""
+_LEVEL = f"{JOB}_{names.WINDOW}"
+"""The recorded aggregates' level (recording.py): per deployment and window."""
+_PER_TOUCHPOINT = (_DEPLOYMENT, f'{names.TOUCHPOINT}=~"$touchpoint"', f'{names.WINDOW}="$window"')
 
 
 def _scales(ces: CesPolicy) -> dict[str, dict[str, Any]]:
@@ -103,8 +107,24 @@ def _variables(windows: Sequence[str]) -> list[dict[str, Any]]:
             "current": {"text": shown, "value": shown},
             "options": [{"text": w, "value": w, "selected": w == shown} for w in windows],
         },
-        label_values("touchpoint", f"label_values({names.RESPONSES}, {names.TOUCHPOINT})", ".*"),
-        label_values("channel", f'label_values({names.RESPONSES}{{channel!=""}}, channel)', ".+"),
+        {
+            "name": JOB,
+            "label": "Deployment",
+            "type": "query",
+            "datasource": DATASOURCE,
+            "query": f"label_values({names.RESPONSES}, {JOB})",
+            "refresh": 2,
+        },
+        label_values(
+            "touchpoint",
+            f"label_values({names.RESPONSES}{{{_DEPLOYMENT}}}, {names.TOUCHPOINT})",
+            ".*",
+        ),
+        label_values(
+            "channel",
+            f'label_values({names.RESPONSES}{{{_DEPLOYMENT},channel!=""}}, channel)',
+            ".+",
+        ),
     ]
 
 
@@ -124,7 +144,7 @@ def dashboard(
                 fieldConfig={"defaults": scales[name], "overrides": []},
             )
         )
-    window = f'{names.WINDOW}="$window"'
+    window = f'{_DEPLOYMENT},{names.WINDOW}="$window"'
     layout.add(
         timeseries(
             "Responses in the window",
@@ -141,11 +161,11 @@ def dashboard(
         timeseries(
             "All touchpoints (re-aggregated from counts)",
             [
-                target("A", f"{record(names.WINDOW, names.NPS)}{{{window}}}", "NPS"),
-                target("B", f"100 * {record(names.WINDOW, names.CSAT)}{{{window}}}", "CSAT %"),
+                target("A", f"{record(_LEVEL, names.NPS)}{{{window}}}", "NPS"),
+                target("B", f"100 * {record(_LEVEL, names.CSAT)}{{{window}}}", "CSAT %"),
                 target(
                     "C",
-                    f"100 * {record(names.WINDOW, names.CES_AGREE_RATIO)}{{{window}}}",
+                    f"100 * {record(_LEVEL, names.CES_AGREE_RATIO)}{{{window}}}",
                     "CES agree %",
                 ),
             ],
@@ -167,7 +187,7 @@ def dashboard(
                     ),
                     target(
                         "B",
-                        f"{record(f'{names.WINDOW}_channel', name)}{{{by_channel}}}",
+                        f"{record(f'{_LEVEL}_channel', name)}{{{by_channel}}}",
                         "all touchpoints, {{channel}}",
                     ),
                 ],
@@ -180,10 +200,12 @@ def dashboard(
         timeseries(
             "Event outcomes (per second)",
             [
-                target("A", f"sum by (outcome) (rate({events}[5m]))", "{{outcome}}"),
+                target(
+                    "A", f"sum by (outcome) (rate({events}{{{_DEPLOYMENT}}}[5m]))", "{{outcome}}"
+                ),
                 target(
                     "B",
-                    f'sum by (reason) (rate({events}{{outcome="rejected"}}[5m]))',
+                    f'sum by (reason) (rate({events}{{{_DEPLOYMENT},outcome="rejected"}}[5m]))',
                     "rejected: {{reason}}",
                 ),
             ],
@@ -193,7 +215,13 @@ def dashboard(
     layout.add(
         timeseries(
             "Consumer lag by partition",
-            [target("A", f"sum by (partition) ({names.CONSUMER_LAG})", "partition {{partition}}")],
+            [
+                target(
+                    "A",
+                    f"sum by (partition) ({names.CONSUMER_LAG}{{{_DEPLOYMENT}}})",
+                    "partition {{partition}}",
+                )
+            ],
             names.HELP[names.CONSUMER_LAG],
             fieldConfig={"defaults": {"unit": "short", "min": 0}, "overrides": []},
         )
@@ -205,10 +233,14 @@ def dashboard(
                 target(
                     "A",
                     "histogram_quantile(0.99, sum by (le)"
-                    f" (rate({names.PROCESSING_DELAY}_bucket[5m])))",
+                    f" (rate({names.PROCESSING_DELAY}_bucket{{{_DEPLOYMENT}}}[5m])))",
                     "p99 processing delay",
                 ),
-                target("B", f"time() - max({names.LAST_EVENT})", "age of the newest answer"),
+                target(
+                    "B",
+                    f"time() - max({names.LAST_EVENT}{{{_DEPLOYMENT}}})",
+                    "age of the newest answer",
+                ),
             ],
             fieldConfig={"defaults": {"unit": "s", "min": 0}, "overrides": []},
         )
@@ -217,10 +249,10 @@ def dashboard(
         timeseries(
             "Series kept",
             [
-                target("A", f"sum({names.SERIES})", "series"),
+                target("A", f"sum({names.SERIES}{{{_DEPLOYMENT}}})", "series"),
                 target(
                     "B",
-                    f"sum(rate({names.total(names.SERIES_OVERFLOW)}[5m]))",
+                    f"sum(rate({names.total(names.SERIES_OVERFLOW)}{{{_DEPLOYMENT}}}[5m]))",
                     "answers folded into __other__ per second",
                 ),
             ],
@@ -247,7 +279,7 @@ def dashboard(
                     "datasource": DATASOURCE,
                     "enable": True,
                     "iconColor": "red",
-                    "expr": 'ALERTS{alertstate="firing"}',
+                    "expr": 'ALERTS{alertstate="firing",job=~"$job|"}',
                     "titleFormat": "{{alertname}}",
                     "textFormat": "{{touchpoint}}",
                     "step": "60s",

@@ -19,6 +19,11 @@ HEADER = """\
 """
 
 
+JOB = "job"
+"""Kept by every aggregate: one Prometheus scraping two deployments (two releases, staging and
+production) summed them into one score."""
+
+
 def series(name: str, *extra: str, breakdown: str | None = None) -> str:
     """A selector of the touchpoint series of a metric, or of one breakdown's series."""
     matchers = [*extra]
@@ -71,12 +76,13 @@ def recording_rules() -> dict[str, Any]:
             {
                 "name": "streamer-aggregates",
                 "rules": [
-                    *_aggregates((names.WINDOW,), None),
-                    *_aggregates((names.WINDOW, "channel"), "channel"),
+                    *_aggregates((JOB, names.WINDOW), None),
+                    *_aggregates((JOB, names.WINDOW, "channel"), "channel"),
                     {
                         # the Prometheus convention: no _total in the name of a rate
-                        "record": f"outcome_reason:{names.EVENTS}:rate5m",
-                        "expr": f"sum by (outcome, reason) (rate({names.total(names.EVENTS)}[5m]))",
+                        "record": f"{JOB}_outcome_reason:{names.EVENTS}:rate5m",
+                        "expr": f"sum by ({JOB}, outcome, reason) "
+                        f"(rate({names.total(names.EVENTS)}[5m]))",
                     },
                 ],
             }

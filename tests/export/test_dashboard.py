@@ -22,6 +22,7 @@ def test_intervals_are_drawn_as_a_band_per_touchpoint():
     shipped = dashboard()
     assert {v["name"] for v in shipped["templating"]["list"]} == {
         "datasource",
+        "job",
         "window",
         "touchpoint",
         "channel",
@@ -53,3 +54,11 @@ def test_a_deployment_on_the_older_ces_scale_gets_its_own_dashboard(monkeypatch,
     assert [s["color"] for s in ces["thresholds"]["steps"]] == ["green", "red"]
     [window] = [v for v in exported["templating"]["list"] if v["name"] == "window"]
     assert [o["value"] for o in window["options"]] == ["1h", "30d"]
+
+
+def test_every_panel_shows_one_deployment():
+    """One Prometheus may scrape two deployments (staging and production): their series, and
+    the recorded aggregates (kept per job), are never drawn or summed together."""
+    shipped = dashboard()
+    expressions = [t["expr"] for p in shipped["panels"] for t in p.get("targets", [])]
+    assert expressions and all('job="$job"' in expr for expr in expressions)

@@ -57,6 +57,7 @@ def test_every_panel_query_returns_data(bootstrap, topics, new_worker, tmp_path)
             for v in dashboard["templating"]["list"]
             if v["type"] != "datasource"
         }
+        every["job"] = "streamer"  # the one deployment here: start_prometheus's scrape job
         for expr in expressions:
             promql = expr
             for name, value in every.items():
@@ -74,7 +75,9 @@ def test_every_panel_query_returns_data(bootstrap, topics, new_worker, tmp_path)
         )
 
         def recorded():
-            result = query(prometheus, 'window:cx_nps:ratio_of_sums{window="5m"}')
+            result = query(
+                prometheus, 'job_window:cx_nps:ratio_of_sums{job="streamer",window="5m"}'
+            )
             return result and abs(float(result[0]["value"][1]) - expected) < 1e-9
 
         wait_until(recorded, 30, f"the recorded all-touchpoint NPS to be {expected}")
