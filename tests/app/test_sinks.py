@@ -339,15 +339,24 @@ def test_the_webhook_gets_each_alerts_transitions_in_order_through_a_backoff():
                 "webhook", f"{url}/hook", SinkMetrics(registry), backoff=backoff, draw=lambda: 1.0
             )
             counts = Counts(registry, "webhook")
+            looked, take_due = [0], sink._take_due
+
+            def counted(now_s):
+                looked[0] += 1
+                return take_due(now_s)
+
+            sink._take_due = counted
             async with running(sink):
                 sink.put(fired)
                 await until(lambda: counts.failures("http_5xx") == 1, "the failure")
                 sink.put(resolved)
                 await until(lambda: counts.sent() == 2, "both transitions")
-        return receiver
+        return receiver, looked
 
-    receiver = asyncio.run(scenario())
+    receiver, looked = asyncio.run(scenario())
     assert [a["status"] for a in receiver.accepted] == ["firing", "resolved"]
+    # The transition behind the head waited with it, not in a busy loop (138,429 looks in 2 s)
+    assert looked[0] < 20
 
 
 def test_an_error_page_in_another_charset_than_it_says_is_retried_not_fatal():

@@ -210,7 +210,10 @@ class HttpSink:
         if not self._queue:
             self._overflowing = False
         self._wake.clear()
-        due = min((queued.due_s for queued in self._queue.values()), default=None)
+        if self.ordered:  # only the head may go: what waits behind it waits for it
+            due = next((queued.due_s for queued in self._queue.values()), None)
+        else:
+            due = min((queued.due_s for queued in self._queue.values()), default=None)
         timeout = None if due is None else max(0.0, due - time.monotonic())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
