@@ -82,26 +82,30 @@ class Drops:
             window = next(w for w in self.timeline.windows if w.label == condition.window)
             start = self.timeline.bucket_range(window, now_ms)[0]
         references = _References(self, rule, condition, history, totals, watched, now_ms)
-        if kept is None and firing:
-            # Rebuilt from the recent window alone, it would see too little evidence and resolve
-            # a drop still going on: it starts where the one that fired stood, at the limit, so
-            # that only evidence of a recovery resolves the alert.
-            found = references.at(start)
-            if found is not None:
-                cusum = Cusum(found[1], alarmed=True)
+        # Rebuilt from the recent window alone, a detector under a firing alert would see too
+        # little evidence and resolve a drop still going on: it starts where the one that fired
+        # stood, at the limit, from the first bucket it can judge (a calendar baseline's quiet
+        # hours may have too few answers to judge by), so that only evidence of a recovery
+        # resolves the alert. Until it can, it holds the alert.
+        unseeded = kept is None and firing
         for bucket_start, tally in history.between(start, end):
             found = references.at(bucket_start)
             if found is not None:
+                if unseeded:
+                    cusum, unseeded = Cusum(found[1], alarmed=True), False
                 cusum = cusum.step(bucket_start, tally, rule.score, *found)
-        self.detectors[state_key] = Cusum(
-            cusum.statistic, max(start, end), cusum.since_ms, cusum.run, cusum.alarmed
-        )
+        if not unseeded:
+            self.detectors[state_key] = Cusum(
+                cusum.statistic, max(start, end), cusum.since_ms, cusum.run, cusum.alarmed
+            )
         base_tally, span_ms = references.baseline(end - bucket_ms)
         base = estimate(rule.score, base_tally, self.ces)
         h = references.limit(base_tally.n, span_ms)
         run = None if cusum.run is None else estimate(rule.score, cusum.run, self.ces)
         if base_tally.n < rule.min_responses or current.n < rule.min_responses:
             signal = Signal.INSUFFICIENT
+        elif unseeded:
+            signal = Signal.HOLD
         elif cusum.alarmed:
             signal = Signal.BREACH
         else:
