@@ -4,7 +4,10 @@ rules page (or ticket) the people who run streamer; each names its section of
 ``docs/operations.md``, which says what to do.
 
 They select the workers by ``streamer_build_info`` rather than by job name, so that they hold
-for compose's job, a ServiceMonitor's (the Service's name) and any other scrape config.
+for compose's job, a ServiceMonitor's (the Service's name) and any other scrape config: a target
+is a worker if its job had one in the last day. By job, not by instance: a pod replaced by a
+rollout gets another address (its instance), and one that exits before it serves /metrics
+(status 2: it refuses its settings or state) never exported a sample of its own.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from streamer.export import names
 
 RUNBOOK = "docs/operations.md#"
 
-_WORKER = f"on (job, instance) max_over_time({names.BUILD_INFO}[1h])"
-"""Joined to a per-target vector: only targets that were streamer workers in the last hour (a
-worker down has no samples of its own now)."""
+_WORKER = f"on (job) max by (job) (max_over_time({names.BUILD_INFO}[1d]))"
+"""Joined to a per-target vector: only targets of jobs that had a streamer worker in the last
+day (a worker down has no samples of its own now). A target removed on purpose (a scale-down)
+leaves discovery, and its ``up`` with it."""
 
 
 def _rule(
@@ -45,8 +49,8 @@ def health_rules() -> dict[str, Any]:
                         "5m",
                         "page",
                         "streamer worker {{ $labels.instance }} has not answered Prometheus for "
-                        "5 minutes: its partitions are neither scored nor watched until it is "
-                        "back or another worker takes them",
+                        "5 minutes (down, or refusing to start: status 2): its partitions are "
+                        "neither scored nor watched until it is back or another worker takes them",
                         "a-worker-is-down",
                     ),
                     _rule(
@@ -55,8 +59,8 @@ def health_rules() -> dict[str, Any]:
                         "",
                         "page",
                         "streamer worker {{ $labels.instance }} restarted {{ $value }} times in "
-                        "30 minutes: status 2 refuses its settings, rules or state, status 3 "
-                        "stops on a record Kafka lost",
+                        "30 minutes: status 3 stops it on a record Kafka lost; a kill (out of "
+                        "memory) restarts it too",
                         "a-worker-keeps-restarting",
                     ),
                     _rule(

@@ -182,7 +182,8 @@ def test_alertmanager_config_passes_amtool():
 
 def test_the_shipped_inhibition_silences_only_tickets_of_the_same_score_and_series(tmp_path):
     """Run by Alertmanager itself: an NPS page on checkout/chat silenced every ticket of
-    checkout, CSAT's and other channels' among them."""
+    checkout, CSAT's and other channels' among them; then a worker's health page silenced every
+    health ticket."""
     import urllib.request
 
     from tests.integration.harness import start_alertmanager, wait_until
@@ -200,6 +201,9 @@ def test_the_shipped_inhibition_silences_only_tickets_of_the_same_score_and_seri
         alert("CsatLow", "ticket", "csat", channel="chat"),
         alert("NpsLowVoice", "ticket", "nps", channel="voice"),
         alert("NpsLowTouchpoint", "ticket", "nps"),
+        # the workers' own health: a page there silences no ticket
+        {"labels": {"alertname": "StreamerWorkerDown", "severity": "page", "instance": "w1"}},
+        {"labels": {"alertname": "StreamerDeadLetters", "severity": "ticket", "instance": "w2"}},
     ]
     try:
         request = urllib.request.Request(
