@@ -268,31 +268,32 @@ def test_a_young_series_is_judged_at_its_own_answer_rate():
     assert limits["young"] == pytest.approx(limits["old"], abs=0.05)
 
 
-class OneAMinute:
-    """A series of one NPS answer a minute: +40 for a week, then +20 (a 20-point drop) from
-    ``drop_at_ms``, back to +40 from ``back_at_ms``; seen at ``now_ms``."""
+class Minutes:
+    """A series of NPS answers given minute by minute, ``counts(minute)`` (promoters, passives,
+    detractors) over 40 days, seen at ``now_ms``; prefix sums read days of buckets fast."""
 
-    HEALTHY = [NpsTally(1, 0, 0)] * 3 + [NpsTally(0, 1, 0), NpsTally(0, 0, 1)]
-    DOWN = [NpsTally(1, 0, 0)] * 2 + [NpsTally(0, 1, 0)] * 2 + [NpsTally(0, 0, 1)]
+    def __init__(self, timeline, counts, now_ms=0, sums=None):
+        self.timeline, self.counts, self.now_ms = timeline, counts, now_ms
+        if sums is None:
+            sums, total = [(0, 0, 0)], (0, 0, 0)
+            for minute in range(40 * 24 * 60):
+                total = tuple(a + b for a, b in zip(total, counts(minute), strict=True))
+                sums.append(total)
+        self.sums = sums
 
-    def __init__(self, timeline, drop_at_ms, back_at_ms, now_ms):
-        self.timeline, self.drop_at_ms, self.back_at_ms = timeline, drop_at_ms, back_at_ms
-        self.now_ms = now_ms
-
-    def bucket(self, start_ms):
-        down = self.drop_at_ms <= start_ms < self.back_at_ms
-        return (self.DOWN if down else self.HEALTHY)[start_ms // 60_000 % 5]
+    def at(self, now_ms):
+        return Minutes(self.timeline, self.counts, now_ms, self.sums)
 
     def total_between(self, low_ms, high_ms):
         low, high = -(-max(0, low_ms) // 60_000), -(-min(high_ms, self.now_ms) // 60_000)
-        total = NpsTally()
-        for start in range(low * 60_000, high * 60_000, 60_000):
-            total += self.bucket(start)
-        return total
+        if high <= low:
+            return NpsTally()
+        return NpsTally(*(b - a for a, b in zip(self.sums[low], self.sums[high], strict=True)))
 
     def between(self, low_ms, high_ms):
-        low = -(-max(0, low_ms) // 60_000) * 60_000
-        return [(s, self.bucket(s)) for s in range(low, min(high_ms, self.now_ms), 60_000)]
+        low = -(-max(0, low_ms) // 60_000)
+        minutes = range(low, -(-min(high_ms, self.now_ms) // 60_000))
+        return [(m * 60_000, NpsTally(*self.counts(m))) for m in minutes if any(self.counts(m))]
 
     def totals(self):
         return tuple(
@@ -304,14 +305,22 @@ class OneAMinute:
         return 0
 
 
+def one_a_minute(drop_at_ms, back_at_ms):
+    """One answer a minute: NPS +40, then +20 (a 20-point drop) from ``drop_at_ms``, back to
+    +40 from ``back_at_ms``."""
+    healthy = [(1, 0, 0)] * 3 + [(0, 1, 0), (0, 0, 1)]
+    down = [(1, 0, 0)] * 2 + [(0, 1, 0)] * 2 + [(0, 0, 1)]
+    return lambda m: (down if drop_at_ms <= m * 60_000 < back_at_ms else healthy)[m % 5]
+
+
 def _run_drop(w, timeline, hours, drop_at_ms, back_at_ms=10**15):
     """Evaluate ``w`` every 10 minutes over ``hours`` (from, to) after ``drop_at_ms``: the
     transitions as (hours after the drop, status)."""
     transitions = []
     first, last = (drop_at_ms + int(h * HOUR) for h in hours)
+    series = Minutes(timeline, one_a_minute(drop_at_ms, back_at_ms))
     for now in range(first, last, 600_000):
-        series = OneAMinute(timeline, drop_at_ms, back_at_ms, now)
-        for alert in w.evaluate([(CHECKOUT, series)], now + 61_000).alerts:
+        for alert in w.evaluate([(CHECKOUT, series.at(now))], now + 61_000).alerts:
             transitions.append((round((now - drop_at_ms) / HOUR, 1), alert.status))
     return transitions
 
@@ -349,50 +358,16 @@ def test_a_drop_restored_firing_resolves_once_the_score_is_back():
     assert resolved is Status.RESOLVED and 12 < hours < 30
 
 
-class BusyDaysQuietNights:
-    """NPS answers: ten a minute from 09:00 to 17:00 UTC (+40, then +20 from ``drop_at_ms`` on),
-    one every ten minutes at night; seen at ``now_ms``. Prefix sums: days of buckets read fast."""
+def busy_days_quiet_nights(drop_at_ms):
+    """Ten NPS answers a minute from 09:00 to 17:00 UTC (+40, then +20 from ``drop_at_ms`` on),
+    one every ten minutes at night."""
 
-    MINUTES = 40 * 24 * 60
-
-    def __init__(self, timeline, drop_at_ms, now_ms=0, _sums=None):
-        self.timeline, self.drop_at_ms, self.now_ms = timeline, drop_at_ms, now_ms
-        self.sums = _sums or self._prefix_sums()
-
-    def at(self, now_ms):
-        return BusyDaysQuietNights(self.timeline, self.drop_at_ms, now_ms, self.sums)
-
-    def _minute(self, m):
+    def counts(m):
         if 9 <= m // 60 % 24 < 17:
-            return (4, 4, 2) if m * 60_000 >= self.drop_at_ms else (5, 4, 1)
+            return (4, 4, 2) if m * 60_000 >= drop_at_ms else (5, 4, 1)
         return (0, 1, 0) if m % 10 == 0 else (0, 0, 0)
 
-    def _prefix_sums(self):
-        sums, total = [(0, 0, 0)], (0, 0, 0)
-        for m in range(self.MINUTES):
-            total = tuple(a + b for a, b in zip(total, self._minute(m), strict=True))
-            sums.append(total)
-        return sums
-
-    def total_between(self, low_ms, high_ms):
-        low, high = -(-max(0, low_ms) // 60_000), -(-min(high_ms, self.now_ms) // 60_000)
-        if high <= low:
-            return NpsTally()
-        return NpsTally(*(b - a for a, b in zip(self.sums[low], self.sums[high], strict=True)))
-
-    def between(self, low_ms, high_ms):
-        low = -(-max(0, low_ms) // 60_000)
-        minutes = range(low, -(-min(high_ms, self.now_ms) // 60_000))
-        return [(m * 60_000, NpsTally(*self._minute(m))) for m in minutes if any(self._minute(m))]
-
-    def totals(self):
-        return tuple(
-            self.total_between(self.now_ms - w.length_ms, self.now_ms)
-            for w in self.timeline.windows
-        )
-
-    def first_start(self):
-        return 0
+    return counts
 
 
 def test_a_firing_calendar_drop_holds_through_a_restart_in_the_quiet_hours():
@@ -403,7 +378,7 @@ def test_a_firing_calendar_drop_holds_through_a_restart_in_the_quiet_hours():
     day = 86_400_000
     timeline = Timeline.parse("1m", "1h,29d")
     rule = Rule("drop", ScoreKind.NPS, Drop("1h", Calendar(4), 30), min_responses=30)
-    series = BusyDaysQuietNights(timeline, drop_at_ms=35 * day + 15 * HOUR)
+    series = Minutes(timeline, busy_days_quiet_nights(35 * day + 15 * HOUR))
 
     def run(w, first, last):
         return [
