@@ -59,6 +59,6 @@ class AlertLoop:
         self._dispatch.send(result.alerts)
 
     def resend(self) -> None:
-        """What is firing, again: Alertmanager forgets an alert not re-sent within its
-        resolve_timeout."""
+        """What is firing, again: Alertmanager ends an alert not re-sent before its endsAt
+        (``sinks/alertmanager.py``)."""
         self._dispatch.resend(self._monitor.watch.firing())
