@@ -359,6 +359,32 @@ def test_the_webhook_gets_each_alerts_transitions_in_order_through_a_backoff():
     assert looked[0] < 20
 
 
+def test_an_ordered_queue_stays_within_its_bound_when_its_head_comes_back():
+    """The webhook's failed head went back to the front without the bound's check: one alert
+    over STREAMER_ALERT_QUEUE_MAX. Now the oldest, that head, is dropped and counted."""
+
+    async def scenario():
+        receiver = Receiver(503, hold=True)
+        async with serving(receiver) as url:
+            registry = CollectorRegistry()
+            sink = HttpSink("webhook", f"{url}/hook", SinkMetrics(registry), capacity=2)
+            counts = Counts(registry, "webhook")
+            async with running(sink):
+                sink.put(document("a"))
+                await receiver.entered.wait()  # a in flight
+                sink.put(document("b"))
+                sink.put(document("c"))
+                receiver.release.set()
+                await until(lambda: counts.failures("http_5xx") == 1, "the failure")
+                assert sink.pending() <= 2
+                await until(lambda: counts.sent() == 2, "the delivery")
+        return receiver, counts
+
+    receiver, counts = asyncio.run(scenario())
+    assert [a["labels"]["touchpoint"] for a in receiver.accepted] == ["b", "c"]
+    assert counts.failures("dropped_queue_full") == 1
+
+
 def test_an_error_page_in_another_charset_than_it_says_is_retried_not_fatal():
     """A proxy's 502 page in Latin-1 labelled UTF-8 raised while its text was read: the task
     sending the alerts died, and the worker with it."""

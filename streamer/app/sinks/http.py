@@ -169,8 +169,13 @@ class HttpSink:
                 else:
                     await self._wait()
 
-    def _enqueue(self, key: Hashable, queued: _Queued) -> None:
-        self._queue[key] = queued
+    def _enqueue(self, key: Hashable, queued: _Queued, first: bool = False) -> None:
+        """Queue an alert last (or ``first``: back at the head of an ordered queue), dropping
+        the oldest when the queue is full."""
+        if first:
+            self._queue = {key: queued, **self._queue}
+        else:
+            self._queue[key] = queued
         if len(self._queue) > self._capacity:
             oldest = next(iter(self._queue))
             document = self._queue.pop(oldest).document
@@ -282,12 +287,9 @@ class HttpSink:
 
     def _requeue(self, key: Hashable, queued: _Queued) -> None:
         # A newer state put while this one was in flight supersedes it.
-        if key in self._queue:
-            return
-        if self.ordered:  # back at the head, ahead of what was put while it was in flight
-            self._queue = {key: queued, **self._queue}
-        else:
-            self._enqueue(key, queued)
+        if key not in self._queue:
+            # an ordered queue's head goes back first, ahead of what was put while in flight
+            self._enqueue(key, queued, first=self.ordered)
 
 
 def _describe(document: dict[str, Any]) -> str:
