@@ -29,14 +29,16 @@ class Monitor:
         """Evaluate the rules at ``now_ms``; the board has been advanced to it."""
         board = self.board
         epoch = self._epoch_at(now_ms)
-        self.complete = epoch != self._epoch
+        # After a restore (a rebalance), everything at once: the restored states carry no verdict
+        # (a re-send before the next epoch told Alertmanager only that an alert was firing), and
+        # each rule's budget is divided by the series of the new assignment.
+        self.complete = epoch != self._epoch or self.watch.restored
         if self.complete:
             self._epoch = epoch
+            self.watch.restored = False
             board.touched.clear()
             return self.watch.evaluate(board.histories(), now_ms)
-        # Restored states carry no verdict (it is not persisted): judged at once, or a re-send
-        # before the next epoch would tell Alertmanager only that the alert is firing.
-        keys = board.touched | {key for key, _ in self.watch.pending()} | self.watch.unjudged()
+        keys = board.touched | {key for key, _ in self.watch.pending()}
         board.touched = set()
         series = [(key, history) for key in keys if (history := board.history(key)) is not None]
         return self.watch.evaluate(series, now_ms, complete=False, every=board.histories)

@@ -52,6 +52,8 @@ class Watch:
         self.watched: Counter[str] = Counter()
         self.share = 1.0
         """This worker's share of the input partitions (``restore``)."""
+        self.restored = False
+        """States were restored since the last complete evaluation (``monitor.py``)."""
 
     def evaluate(
         self,
@@ -123,10 +125,6 @@ class Watch:
             if state.status is Status.PENDING
         ]
 
-    def unjudged(self) -> set[SeriesKey]:
-        """Series with a state restored since their last verdict."""
-        return {key for (_, key), state in self.states.items() if state.verdict is None}
-
     def settle_delays_ms(self) -> set[int]:
         return {r.condition.settle_ms for r in self.rules if isinstance(r.condition, Drop)}
 
@@ -143,6 +141,7 @@ class Watch:
         go on; those of series gone are dropped at the next complete evaluation."""
         self.states = {key: state for key, state in states if key[0] in self._by_name}
         self.share = share
+        self.restored = True
 
     def _step(
         self,

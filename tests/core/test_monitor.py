@@ -79,7 +79,8 @@ def test_the_shortcut_changes_no_alert(seed):
 def test_a_state_restored_between_epochs_is_judged_at_the_next_tick():
     """A rebalance within a bucket restored firing states with no verdict, and nothing judged
     them until the next bucket edge: a re-send meanwhile told Alertmanager only "NPS 1m for a
-    is firing", without its value or number of answers."""
+    is firing", without its value or number of answers; and the rules' budgets stayed divided
+    by the old assignment's series."""
     from streamer.core.alerting import decode_state, encode_state
 
     answers = stream(3, 400)
@@ -102,6 +103,7 @@ def test_a_state_restored_between_epochs_is_judged_at_the_next_tick():
     watch.restore(persisted)
     assert all(state.verdict is None for _, _, state in watch.firing())
     board.advance(299_500)  # the same 10 s bucket: no epoch boundary
-    monitor.evaluate(299_500)
-    assert not monitor.complete
+    result = monitor.evaluate(299_500)
     assert all(state.verdict is not None for _, _, state in watch.firing())
+    # and every series counted again: the budget is divided by the new assignment's series
+    assert monitor.complete and result.watched == {"low": 3, "drop": 3}
