@@ -94,6 +94,12 @@ class Drops:
                 if unseeded:
                     cusum, unseeded = Cusum(found[1], alarmed=True), False
                 cusum = cusum.step(bucket_start, tally, rule.score, *found)
+        if unseeded:
+            # No bucket read (a settle as long as the window leaves none settled in it): the
+            # reference of the last settled bucket's hour seeds it, as for INSUFFICIENT below.
+            found = references.at(end - bucket_ms)
+            if found is not None:
+                cusum, unseeded = Cusum(found[1], alarmed=True), False
         if not unseeded:
             self.detectors[state_key] = Cusum(
                 cusum.statistic, max(start, end), cusum.since_ms, cusum.run, cusum.alarmed

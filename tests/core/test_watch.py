@@ -394,3 +394,32 @@ def test_a_firing_calendar_drop_holds_through_a_restart_in_the_quiet_hours():
     after = Watch([rule], timeline, CesPolicy())
     after.restore(persisted)
     assert run(after, 36 * day + 3 * HOUR, 36 * day + 13 * HOUR) == []
+
+
+def test_a_drop_restored_firing_resolves_even_when_its_settle_leaves_no_bucket_in_the_window():
+    """A settle as long as the window leaves no settled bucket in it: the rebuilt detector
+    found none to be seeded at, held the alert, and never resolved it after a recovery."""
+    from streamer.core.rules import Drop
+
+    drop_at, back_at = WEEK, WEEK + 6 * HOUR
+    series = Minutes(
+        Timeline.parse("1m", "10m,7d"),
+        lambda m: (4, 4, 2) if drop_at <= m * 60_000 < back_at else (5, 4, 1),
+    )
+    rule = Rule("drop", ScoreKind.NPS, Drop("10m", "7d", 30, settle_ms=540_000), min_responses=30)
+
+    def run(w, first, last):
+        return [
+            (round((now - drop_at) / HOUR, 2), alert.status)
+            for now in range(first, last, 300_000)
+            for alert in w.evaluate([(CHECKOUT, series.at(now))], now + 61_000).alerts
+        ]
+
+    before = Watch([rule], series.timeline, CesPolicy())
+    [(_, fired)] = run(before, drop_at - HOUR, drop_at + 3 * HOUR)
+    assert fired is Status.FIRING
+    persisted = [(key, decode_state(encode_state(state))) for key, state in before.states.items()]
+    after = Watch([rule], series.timeline, CesPolicy())
+    after.restore(persisted)
+    [(hours, resolved)] = run(after, drop_at + 3 * HOUR, drop_at + 12 * HOUR)
+    assert resolved is Status.RESOLVED and 6 < hours < 7
