@@ -14,12 +14,13 @@ from streamer.core.scales import CesPolicy
 from streamer.core.timeline import DEFAULT_WINDOWS
 from streamer.export import names
 from streamer.export.grafana import DATASOURCE, Layout, field_defaults, steps, target, timeseries
-from streamer.export.recording import JOB, record, series
+from streamer.export.recording import DEPLOYMENT, record, series
 
 UID = "streamer-cx"
-_DEPLOYMENT = f'{JOB}="$job"'
-"""One deployment: a Prometheus may scrape several (staging and production)."""
-_LEVEL = f"{JOB}_{names.WINDOW}"
+_DEPLOYMENT = 'namespace=~"$namespace",job="$job"'
+"""One deployment: a Prometheus may scrape several (staging and production), a release being a
+job in a namespace (``recording.DEPLOYMENT``)."""
+_LEVEL = "_".join((*DEPLOYMENT, names.WINDOW))
 """The recorded aggregates' level (recording.py): per deployment and window."""
 _PER_TOUCHPOINT = (_DEPLOYMENT, f'{names.TOUCHPOINT}=~"$touchpoint"', f'{names.WINDOW}="$window"')
 
@@ -108,11 +109,23 @@ def _variables(windows: Sequence[str]) -> list[dict[str, Any]]:
             "options": [{"text": w, "value": w, "selected": w == shown} for w in windows],
         },
         {
-            "name": JOB,
+            # All by default: compose has no namespace label, and ".*" matches its absence
+            "name": "namespace",
+            "label": "Namespace",
+            "type": "query",
+            "datasource": DATASOURCE,
+            "query": f"label_values({names.RESPONSES}, namespace)",
+            "includeAll": True,
+            "allValue": ".*",
+            "current": {"text": "All", "value": "$__all"},
+            "refresh": 2,
+        },
+        {
+            "name": "job",
             "label": "Deployment",
             "type": "query",
             "datasource": DATASOURCE,
-            "query": f"label_values({names.RESPONSES}, {JOB})",
+            "query": f'label_values({names.RESPONSES}{{namespace=~"$namespace"}}, job)',
             "refresh": 2,
         },
         label_values(
@@ -279,7 +292,7 @@ def dashboard(
                     "datasource": DATASOURCE,
                     "enable": True,
                     "iconColor": "red",
-                    "expr": 'ALERTS{alertstate="firing",job=~"$job|"}',
+                    "expr": f'ALERTS{{alertstate="firing",{_DEPLOYMENT}}}',
                     "titleFormat": "{{alertname}}",
                     "textFormat": "{{touchpoint}}",
                     "step": "60s",

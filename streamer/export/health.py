@@ -5,9 +5,9 @@ rules page (or ticket) the people who run streamer; each names its section of
 
 They select the workers by ``streamer_build_info`` rather than by job name, so that they hold
 for compose's job, a ServiceMonitor's (the Service's name) and any other scrape config: a target
-is a worker if its job had one in the last day. By job, not by instance: a pod replaced by a
+is a worker if its job had one in the last week. By job, not by instance: a pod replaced by a
 rollout gets another address (its instance), and one that exits before it serves /metrics
-(status 2: it refuses its settings or state) never exported a sample of its own.
+(status 2: it refuses its settings) never exported a sample of its own.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from streamer.export import names
 
 RUNBOOK = "docs/operations.md#"
 
-_WORKER = f"on (job) max by (job) (max_over_time({names.BUILD_INFO}[1d]))"
-"""Joined to a per-target vector: only targets of jobs that had a streamer worker in the last
-day (a worker down has no samples of its own now). A target removed on purpose (a scale-down)
-leaves discovery, and its ``up`` with it."""
+_WORKER = f"on (namespace, job) max by (namespace, job) (max_over_time({names.BUILD_INFO}[7d]))"
+"""Joined to a per-target vector: only targets of jobs (in their namespace: one name may be
+another program's elsewhere) that had a streamer worker in the last week (a worker down has no
+samples of its own now; one down for longer is no longer known as a worker). A target removed
+on purpose (a scale-down) leaves discovery, and its ``up`` with it."""
 
 
 def _rule(
@@ -59,8 +60,8 @@ def health_rules() -> dict[str, Any]:
                         "",
                         "page",
                         "streamer worker {{ $labels.instance }} restarted {{ $value }} times in "
-                        "30 minutes: status 3 stops it on a record Kafka lost; a kill (out of "
-                        "memory) restarts it too",
+                        "30 minutes: status 3 stops it on a record Kafka lost, status 2 on "
+                        "persisted state it must not read; a kill (out of memory) restarts it too",
                         "a-worker-keeps-restarting",
                     ),
                     _rule(

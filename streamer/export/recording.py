@@ -19,9 +19,11 @@ HEADER = """\
 """
 
 
-JOB = "job"
+DEPLOYMENT = ("namespace", "job")
 """Kept by every aggregate: one Prometheus scraping two deployments (two releases, staging and
-production) summed them into one score."""
+production) summed them into one score. A release is a job (its Service's name) in a namespace:
+one release name in two namespaces is two deployments. Compose has no namespace label: the
+aggregates then have none either."""
 
 
 def series(name: str, *extra: str, breakdown: str | None = None) -> str:
@@ -76,12 +78,12 @@ def recording_rules() -> dict[str, Any]:
             {
                 "name": "streamer-aggregates",
                 "rules": [
-                    *_aggregates((JOB, names.WINDOW), None),
-                    *_aggregates((JOB, names.WINDOW, "channel"), "channel"),
+                    *_aggregates((*DEPLOYMENT, names.WINDOW), None),
+                    *_aggregates((*DEPLOYMENT, names.WINDOW, "channel"), "channel"),
                     {
                         # the Prometheus convention: no _total in the name of a rate
-                        "record": f"{JOB}_outcome_reason:{names.EVENTS}:rate5m",
-                        "expr": f"sum by ({JOB}, outcome, reason) "
+                        "record": f"{'_'.join(DEPLOYMENT)}_outcome_reason:{names.EVENTS}:rate5m",
+                        "expr": f"sum by ({', '.join(DEPLOYMENT)}, outcome, reason) "
                         f"(rate({names.total(names.EVENTS)}[5m]))",
                     },
                 ],

@@ -284,4 +284,6 @@ def test_grafana_provisioning_points_at_the_dashboard_and_datasource():
     panels = [p for p in shipped["panels"] if p["type"] != "row"]
     assert all(p["datasource"]["uid"] == "${datasource}" for p in panels)
     assert all(t["expr"] for p in panels for t in p["targets"])
-    assert shipped["annotations"]["list"][0]["expr"] == 'ALERTS{alertstate="firing",job=~"$job|"}'
+    assert shipped["annotations"]["list"][0]["expr"] == (
+        'ALERTS{alertstate="firing",namespace=~"$namespace",job="$job"}'
+    )

@@ -22,6 +22,7 @@ def test_intervals_are_drawn_as_a_band_per_touchpoint():
     shipped = dashboard()
     assert {v["name"] for v in shipped["templating"]["list"]} == {
         "datasource",
+        "namespace",
         "job",
         "window",
         "touchpoint",

@@ -76,7 +76,7 @@ def test_every_panel_query_returns_data(bootstrap, topics, new_worker, tmp_path)
 
         def recorded():
             result = query(
-                prometheus, 'job_window:cx_nps:ratio_of_sums{job="streamer",window="5m"}'
+                prometheus, 'namespace_job_window:cx_nps:ratio_of_sums{job="streamer",window="5m"}'
             )
             return result and abs(float(result[0]["value"][1]) - expected) < 1e-9
 
