@@ -627,6 +627,13 @@ def test_an_alerts_dashboard_link_opens_the_shipped_dashboard_on_its_series():
     ]
     assert {name.removeprefix("var-") for name, _ in query} <= variables
     assert "dashboard" not in alert_document(alert, "http://w:6066")["annotations"]
+    # The deployment, as the chart names it: kept, so that the link opens this one's series
+    deployment = "https://grafana.example.com/grafana?var-namespace=prod&var-job=cx"
+    link = urlsplit(alert_document(alert, "http://w:6066", deployment)["annotations"]["dashboard"])
+    assert link.path == f"/grafana/d/{shipped['uid']}"
+    query = parse_qsl(link.query)
+    assert query[:2] == [("var-namespace", "prod"), ("var-job", "cx")]
+    assert {name.removeprefix("var-") for name, _ in query} <= variables
 
 
 def test_a_resent_page_still_says_why():

@@ -250,7 +250,10 @@ def test_web_auth_is_a_secret_the_workers_read_and_the_service_monitor_answers()
         "key": "password",
     }
     assert env["STREAMER_PUBLIC_URL"]["value"] == "https://streamer.example.com"
-    assert env["STREAMER_DASHBOARD_URL"]["value"] == "https://grafana.example.com"
+    # alert links open this deployment (the release's Service is its Prometheus job)
+    assert env["STREAMER_DASHBOARD_URL"]["value"] == (
+        "https://grafana.example.com?var-namespace=default&var-job=cx"
+    )
     assert env["STREAMER_MAX_SERIES"]["value"] == "20000"
     endpoint = next(d for d in rendered if d["kind"] == "ServiceMonitor")["spec"]["endpoints"][0]
     assert endpoint["scheme"] == "https"

@@ -4,7 +4,7 @@ sends (the webhook and the alerts topic with the transition's ``status``)."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from streamer.app.selection import selecting
 from streamer.core.alerting import Alert, Status
@@ -133,10 +133,14 @@ def summary(alert: Alert, name: str, where: str) -> str:
 
 def dashboard_link(dashboard_url: str, series: SeriesKey, window: str) -> str:
     """The streamer dashboard on the alert's touchpoint, window and channel (the dashboard's
-    variables; other dimensions are not among them)."""
-    query = [("var-touchpoint", series.touchpoint), ("var-window", window)]
+    variables; other dimensions are not among them). A query string in ``dashboard_url`` is
+    kept: the chart names the deployment there (``var-namespace``, ``var-job``), which a
+    Grafana showing several would otherwise pick for itself."""
+    base = urlsplit(dashboard_url)
+    query = [*parse_qsl(base.query), ("var-touchpoint", series.touchpoint), ("var-window", window)]
     query += [("var-channel", value) for name, value in series.dimensions if name == "channel"]
-    return f"{dashboard_url.rstrip('/')}/d/{DASHBOARD_UID}?{urlencode(query)}"
+    path = f"{base.path.rstrip('/')}/d/{DASHBOARD_UID}"
+    return urlunsplit((base.scheme, base.netloc, path, urlencode(query), ""))
 
 
 def transition(alert: Alert, document: dict[str, Any]) -> dict[str, Any]:
